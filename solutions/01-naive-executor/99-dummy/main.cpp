@@ -1,0 +1,2 @@
+#include <thing.hpp>
+int main() { return answer() == 42 ? 0 : 1; }
