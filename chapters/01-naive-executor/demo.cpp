@@ -83,8 +83,12 @@ int main(int argc, char** argv) {
         "check the clock, so the executor polls every task again and again. At the end: polls "
         "per task and the CPU time burnt.",
         "demo"};
-    app.add_option("-t,--tasks", tasks, "number of tasks")->check(CLI::Range(1, 1000))->capture_default_str();
-    app.add_option("-s,--steps", steps, "lines each task prints")->check(CLI::Range(0, 1000))->capture_default_str();
+    app.add_option("-t,--tasks", tasks, "number of tasks")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    app.add_option("-s,--steps", steps, "lines each task prints")
+        ->check(CLI::Range(0, 1000))
+        ->capture_default_str();
     app.add_option("-p,--pause-ms", pause_ms, "base pause between a task's lines, in milliseconds")
         ->check(CLI::Range(0, 10000))
         ->capture_default_str();

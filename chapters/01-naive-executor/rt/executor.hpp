@@ -34,10 +34,8 @@ public:
     /// Queue a future to be run by run(). Its output must be void: a task is run for its
     /// effects, and a result is handed back through state the future shares with its caller.
     template <Future F>
-        requires std::same_as<typename F::Output, void>
-    void spawn(F future) {
-        tasks_.push_back(box_future(std::move(future)));
-    }
+    requires std::same_as<typename F::Output, void>
+    void spawn(F future) { tasks_.push_back(box_future(std::move(future))); }
     // snippet-end: spawn
 
     // snippet-begin: run

@@ -34,7 +34,9 @@ private:
 // snippet-end: sleep
 
 /// A future that is ready `duration` after this call.
-inline Sleep sleep(std::chrono::nanoseconds duration) { return Sleep(Sleep::Clock::now() + duration); }
+inline Sleep sleep(std::chrono::nanoseconds duration) {
+    return Sleep(Sleep::Clock::now() + duration);
+}
 
 /// A future that is ready at `deadline`.
 inline Sleep sleep_until(Sleep::Clock::time_point deadline) { return Sleep(deadline); }

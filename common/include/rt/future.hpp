@@ -19,11 +19,13 @@
 
 namespace rt {
 
+// snippet-begin: future
 template <class F>
 concept Future = requires(F& future, Context& cx) {
     typename F::Output;
     { future.poll(cx) } -> std::same_as<Poll<typename F::Output>>;
 };
+// snippet-end: future
 
 /// A future of any type behind a virtual poll: the C++ spelling of `dyn Future<Output = T>`.
 template <class T>

@@ -16,7 +16,7 @@ inline std::chrono::microseconds process_cpu_time() {
         return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
     };
     return std::chrono::duration_cast<std::chrono::microseconds>(to_us(usage.ru_utime) +
-                                                                  to_us(usage.ru_stime));
+                                                                 to_us(usage.ru_stime));
 }
 
 /// Measures wall time and CPU time from construction.
@@ -25,7 +25,8 @@ public:
     Stopwatch() : wall_start_(std::chrono::steady_clock::now()), cpu_start_(process_cpu_time()) {}
 
     double wall_seconds() const {
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_)
+            .count();
     }
     double cpu_seconds() const {
         return std::chrono::duration<double>(process_cpu_time() - cpu_start_).count();

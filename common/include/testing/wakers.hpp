@@ -17,10 +17,10 @@ namespace testing {
 class CountingWaker {
 public:
     struct Counts {
-        std::atomic<int> wakes{0};    // wake + wake_by_ref
-        std::atomic<int> clones{0};   // wakers made by copying
-        std::atomic<int> drops{0};    // wakers destroyed without waking
-        std::atomic<int> alive{0};    // wakers that exist now
+        std::atomic<int> wakes{0};   // wake + wake_by_ref
+        std::atomic<int> clones{0};  // wakers made by copying
+        std::atomic<int> drops{0};   // wakers destroyed without waking
+        std::atomic<int> alive{0};   // wakers that exist now
     };
 
     CountingWaker() : counts_(std::make_shared<Counts>()) {}

@@ -1,0 +1,130 @@
+// Exercise 02-01 (starter): the scheduling half of a task, on its own: wake queues a task at
+// most once, however many threads wake it. Compiles; schedule, begin_poll, finish and the four
+// waker operations are yours (each marked TODO(exercise)); the reference count is given.
+//
+// The protocol, the same as chapter 2's rt/task.hpp (one atomic state word; one executor
+// thread pops and polls; any thread wakes):
+//  1. schedule (what every wake does): set SCHEDULED. If it was set already, the task is in the
+//     queue, or the waker that set it is about to push it: stop. If the task is COMPLETE, stop:
+//     nobody will poll it again. Otherwise take a reference for the queue entry and push.
+//  2. begin_poll (the executor, after popping, before polling): clear SCHEDULED, so that a wake
+//     arriving while the future runs queues the task again; answer whether the task may be
+//     polled (it is not COMPLETE).
+//  3. finish (the executor, once the future is ready or the executor shuts down): set COMPLETE.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "rt/waker.hpp"
+
+namespace wake_once {
+
+class Task;
+
+/// Where woken tasks go: the executor's ready queue, or a test's. Any thread may push.
+class ReadyQueue {
+public:
+    /// Queue `task`. The queue takes over one reference to it: whoever pops the task later
+    /// releases that reference with `task->unref()` when done with it.
+    virtual void push(Task* task) = 0;
+
+protected:
+    ~ReadyQueue() = default;
+};
+
+/// A task as its wakers and its executor see it: a reference count, a state word, and the
+/// queue to go to when woken. What the task runs (in chapter 2, the future) belongs to a
+/// subclass; this exercise's tests use one to see when a task is freed.
+class Task {
+public:
+    /// The task is in the ready queue, or a waker has claimed the right to put it there.
+    static constexpr std::uint32_t scheduled = 1;
+    /// The task is finished; it will never be polled again and must never be queued again.
+    static constexpr std::uint32_t complete = 2;
+
+    /// A new task holding one reference, its creator's. `queue` must outlive the task.
+    explicit Task(ReadyQueue& queue) noexcept : queue_(queue) {}
+    Task(const Task&) = delete;
+    Task& operator=(const Task&) = delete;
+
+    /// Take one more reference. Relaxed: a reference is only ever made from one that exists,
+    /// so the count cannot reach zero meanwhile (the same argument as std::shared_ptr's).
+    void ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+
+    /// Drop one reference; the last one frees the task. acq_rel: the release publishes this
+    /// holder's uses of the task, the acquire (taken by the last holder) makes every other
+    /// holder's uses happen before the delete. It pairs with the fetch_sub of the other holders.
+    void unref() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+
+    /// How many references exist now; for tests and diagnostics (another thread may change
+    /// it at any moment). Relaxed: it synchronises with nothing, it only reports a count.
+    std::uint32_t refs() const noexcept { return refs_.load(std::memory_order_relaxed); }
+
+    /// A new Waker for this task; it owns one reference.
+    rt::Waker waker() {
+        ref();
+        return rt::Waker(rt::RawWaker{this, &waker_vtable});
+    }
+
+    /// Step 1, what every wake does: queue the task, unless it is queued already or complete.
+    void schedule() {
+        // TODO(exercise): push the task only if it is neither scheduled already nor complete,
+        // and mark it scheduled, in one atomic step that many threads can race on: exactly one
+        // of them must push. As written, every wake pushes (with the reference the queue entry
+        // owns), so a task woken a thousand times is queued a thousand times.
+        ref();
+        queue_.push(this);
+    }
+
+    /// Step 2, called by the executor after popping the task and before polling it. Returns
+    /// false when the task is complete and must not be polled.
+    bool begin_poll() noexcept {
+        // TODO(exercise): clear SCHEDULED, so that the next wake (even one that arrives while
+        // the task is being polled) queues the task again, and answer false for a complete task.
+        return true;
+    }
+
+    /// Step 3, called by the executor once the task will never be polled again. Wakes from
+    /// now on set SCHEDULED but queue nothing, and take no reference.
+    void finish() noexcept {
+        // TODO(exercise): mark the task COMPLETE, for schedule() and begin_poll() to see.
+    }
+
+protected:
+    /// Only unref() deletes a task; a subclass may hold what the task runs.
+    virtual ~Task() = default;
+
+private:
+    static Task* from(const void* data) { return static_cast<Task*>(const_cast<void*>(data)); }
+
+    // The four operations behind every Waker of a task. A Waker *is* a reference: making one
+    // (clone) takes a reference, getting rid of one (wake by value, drop) releases it.
+    static rt::RawWaker clone_waker(const void* data) {
+        // TODO(exercise): the copy must own a reference of its own.
+        return rt::RawWaker{data, &waker_vtable};
+    }
+    static void wake_waker(const void* data) {
+        // TODO(exercise): wake the task, then give up this waker's reference.
+        (void)data;
+    }
+    static void wake_waker_by_ref(const void* data) {
+        // TODO(exercise): wake the task; the waker keeps its reference.
+        (void)data;
+    }
+    static void drop_waker(const void* data) {
+        // TODO(exercise): give up this waker's reference, without waking.
+        (void)data;
+    }
+
+    static constexpr rt::RawWakerVTable waker_vtable{&clone_waker, &wake_waker, &wake_waker_by_ref,
+                                                     &drop_waker};
+
+    std::atomic<std::uint32_t> refs_{1};   // starts with the creator's reference
+    std::atomic<std::uint32_t> state_{0};  // scheduled | complete
+    ReadyQueue& queue_;                    // where schedule() pushes the task
+};
+
+}  // namespace wake_once

@@ -1,0 +1,187 @@
+// snippets: keeps the code shown in the project's Markdown equal to the compiled sources it is
+// taken from. `check` reports every block that drifted (exit 1), `update` rewrites them;
+// both take every Markdown file the project has, or only the files named.
+// The formats are described in snippets.hpp and docs/snippets.md.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "snippets.hpp"
+#include "support/cli.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The Markdown files whose snippets are checked, relative to the root, in a stable order:
+/// README.md, then every .md under docs/, chapters/ and exercises/.
+std::vector<std::string> markdown_files(const fs::path& root) {
+    std::vector<std::string> files;
+    if (fs::is_regular_file(root / "README.md")) files.emplace_back("README.md");
+    for (const char* dir : {"docs", "chapters", "exercises"}) {
+        if (!fs::is_directory(root / dir)) continue;
+        std::vector<std::string> found;
+        for (const auto& entry : fs::recursive_directory_iterator(root / dir)) {
+            if (entry.is_regular_file() && entry.path().extension() == ".md") {
+                found.push_back(entry.path().lexically_relative(root).generic_string());
+            }
+        }
+        std::sort(found.begin(), found.end());
+        files.insert(files.end(), found.begin(), found.end());
+    }
+    return files;
+}
+
+std::optional<std::string> read_file(const fs::path& path) {
+    if (!fs::is_regular_file(path)) return std::nullopt;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+bool write_file(const fs::path& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+    return static_cast<bool>(out.flush());
+}
+
+/// Paths in messages are shown as the user can open them: the root joined with the file.
+std::string shown(const fs::path& root, const std::string& file) {
+    return (root / file).lexically_normal().generic_string();
+}
+
+void print(const fs::path& root, const snippets::Problem& problem) {
+    std::cerr << shown(root, problem.file) << ':' << problem.line << ": " << problem.message
+              << '\n';
+    for (const auto& line : problem.details) std::cerr << "    " << line << '\n';
+}
+
+std::string plural(int n, const char* word) {
+    return std::to_string(n) + ' ' + word + (n == 1 ? "" : "s");
+}
+
+/// Check (or update) `files`, paths of Markdown files from the root.
+int run(const std::string& program, const fs::path& root, const std::vector<std::string>& files,
+        bool update) {
+    snippets::Sources sources([&root](const std::string& path) { return read_file(root / path); });
+    int files_with_snippets = 0;
+    int blocks = 0;
+    int drifted = 0;
+    int other_problems = 0;
+    for (const std::string& file : files) {
+        const auto text = read_file(root / file);
+        if (!text) {
+            std::cerr << shown(root, file) << ": cannot be read\n";
+            ++other_problems;
+            continue;
+        }
+        snippets::FileReport report = snippets::check_markdown(file, *text, sources);
+        if (report.blocks > 0) ++files_with_snippets;
+        blocks += report.blocks;
+        drifted += report.drifted;
+        other_problems += static_cast<int>(report.problems.size()) - report.drifted;
+        if (update) {
+            // Drifts are fixed below; print only what update cannot fix.
+            for (const auto& problem : report.problems) {
+                if (!problem.drift) print(root, problem);
+            }
+            if (report.drifted > 0) {
+                if (!write_file(root / file, report.updated_text)) {
+                    std::cerr << shown(root, file) << ": cannot be written\n";
+                    return 1;
+                }
+                std::cout << "updated " << shown(root, file) << " ("
+                          << plural(report.drifted, "block") << ")\n";
+            }
+        } else {
+            for (const auto& problem : report.problems) print(root, problem);
+        }
+        for (const auto& problem : sources.take_problems()) {
+            print(root, problem);
+            ++other_problems;
+        }
+    }
+
+    const std::string counted =
+        plural(blocks, "block") + " in " + plural(files_with_snippets, "file");
+    if (update) {
+        std::cout << "snippets: " << counted << ", " << drifted << " rewritten from their sources";
+        if (other_problems > 0) {
+            std::cout << "; " << plural(other_problems, "problem")
+                      << " left that update cannot fix";
+        }
+        std::cout << ".\n";
+    } else if (drifted == 0 && other_problems == 0) {
+        std::cout << "snippets: " << counted << " match their sources.\n";
+    } else {
+        std::cout << "snippets: " << counted << ": ";
+        if (drifted > 0)
+            std::cout << drifted
+                      << (drifted == 1 ? " differs from its source" : " differ from their sources");
+        if (drifted > 0 && other_problems > 0) std::cout << ", and ";
+        if (other_problems > 0) {
+            std::cout << plural(other_problems, drifted > 0 ? "other problem" : "problem");
+        }
+        std::cout << ".\n";
+        if (drifted > 0) {
+            std::cout << "In each diff, - is the text and + the source. To copy the sources into "
+                         "the text, run:\n  "
+                      << program << " update --root " << root.generic_string() << '\n';
+        }
+    }
+    return other_problems > 0 || (!update && drifted > 0) ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{
+        "Keeps the code shown in the project's Markdown equal to the sources it is taken from.\n"
+        "A block follows a comment <!-- snippet: path/from/root#NAME --> and must equal the lines\n"
+        "between `snippet-begin: NAME` and `snippet-end: NAME` in that file, minus their common\n"
+        "indentation. Scans README.md and every .md under docs/, chapters/ and exercises/.",
+        "snippets"};
+    app.require_subcommand(1);
+    std::string root = ".";
+    std::vector<std::string> only;
+    CLI::App* check = app.add_subcommand(
+        "check", "report every block that differs from its source; exit 1 if any does");
+    CLI::App* update =
+        app.add_subcommand("update", "rewrite every block that differs from its source");
+    for (CLI::App* command : {check, update}) {
+        command->add_option("--root", root, "the repository's root folder")
+            ->check(CLI::ExistingDirectory)
+            ->capture_default_str();
+        command->add_option("files", only,
+                            "only these Markdown files (paths from the root); default: all");
+    }
+    if (auto exit_code = support::parse_command_line(app, argc, argv)) return *exit_code;
+
+    try {
+        std::vector<std::string> files;
+        if (only.empty()) {
+            files = markdown_files(root);
+        } else {
+            for (const std::string& file : only) {
+                const fs::path relative = fs::path(file).lexically_normal();
+                if (relative.is_absolute() || relative.empty() || *relative.begin() == ".." ||
+                    !fs::is_regular_file(fs::path(root) / relative)) {
+                    std::cerr << "snippets: no file " << file << " under " << root
+                              << " (give paths from the root)\n";
+                    return support::usage_error;
+                }
+                files.push_back(relative.generic_string());
+            }
+        }
+        return run(argv[0], fs::path(root), files, update->parsed());
+    } catch (const fs::filesystem_error& e) {
+        std::cerr << "snippets: " << e.what() << '\n';
+        return 1;
+    }
+}

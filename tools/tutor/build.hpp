@@ -1,0 +1,26 @@
+// Building what a command needs with ninja in build/: quietly, with the output kept for a
+// failure report, which shows the first compiler errors trimmed (compiler_errors.hpp).
+#pragma once
+
+#include <string>
+
+#include "project.hpp"
+
+namespace tutor {
+
+/// How building one ninja target went.
+struct BuildResult {
+    bool ok = false;
+    bool unknown_target = false;  ///< ninja does not know the target (not in any meson.build)
+    std::string output;           ///< ninja's and the compiler's output
+};
+
+/// Builds `target` ("chapters/01-naive-executor/demo") in the project's build/ folder.
+BuildResult build_target(const Project& project, const std::string& target);
+
+/// Prints the trimmed errors of a failed build to stdout, with `what` ("01-02 does not
+/// compile yet") as the heading; nothing about what to do next.
+void print_build_failure(const Project& project, const BuildResult& build, const std::string& what,
+                         const std::string& target);
+
+}  // namespace tutor

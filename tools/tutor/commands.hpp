@@ -1,0 +1,25 @@
+// The tutor's commands, one function each (one source file each, named after the command).
+// Each returns the exit code; bad input throws UsageError, other failures std::exception.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "project.hpp"
+
+namespace tutor {
+
+int status_command(const Project& project);
+int list_command(const Project& project);
+int run_command(const Project& project, const std::string& target,
+                const std::vector<std::string>& args);
+int check_command(const Project& project, const std::optional<std::string>& exercise);
+int watch_command(const Project& project, const std::optional<std::string>& exercise);
+int hint_command(const Project& project, const std::optional<std::string>& exercise, bool all,
+                 bool reset);
+int reset_command(const Project& project, const std::string& exercise, bool yes);
+int diff_command(const Project& project, const std::string& from, const std::string& to);
+int test_command(const Project& project);
+
+}  // namespace tutor

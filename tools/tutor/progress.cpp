@@ -1,0 +1,103 @@
+// Checking exercises and remembering the outcome (see progress.hpp).
+#include "progress.hpp"
+
+#include <fstream>
+#include <iostream>
+
+#include "content_hash.hpp"
+
+namespace tutor {
+
+CheckResult Progress::check(const Exercise& ex) {
+    CheckResult result;
+    const std::string hash = key(ex);
+    const std::string target = test_target(ex);
+    result.build = build_target(project_, target);
+    if (!result.build.ok) {
+        result.outcome =
+            result.build.unknown_target ? Outcome::not_in_build : Outcome::does_not_compile;
+    } else {
+        const auto program = project_.build_dir() / target;
+        result.run =
+            run_process({program.string(), "--no-colors=true"},
+                        ProcessOptions::captured().in(project_.root()).within(test_time_limit));
+        result.report = read_doctest_output(result.run.output, project_.root().string());
+        if (result.run.interrupted) {
+            result.outcome = Outcome::interrupted;
+        } else if (result.run.timed_out) {
+            result.outcome = Outcome::timed_out;
+        } else if (result.run.signal != 0) {
+            result.outcome = Outcome::crashed;
+        } else if (result.run.exit_code == 0) {
+            result.outcome = Outcome::passed;
+        } else {
+            result.outcome = result.report.summary.found ? Outcome::tests_failed : Outcome::crashed;
+        }
+    }
+    // "Not in the build" is remembered too: exercises/meson.build is part of the key.
+    if (result.outcome != Outcome::interrupted) {
+        const bool passed = result.outcome == Outcome::passed;
+        remember(ex, hash, passed);
+        known_[ex.id()] = passed;
+    }
+    return result;
+}
+
+bool Progress::is_done(const Exercise& ex) {
+    if (const auto it = known_.find(ex.id()); it != known_.end()) return it->second;
+    if (const auto done = remembered(ex, key(ex))) {
+        known_[ex.id()] = *done;
+        return *done;
+    }
+    std::cerr << "checking " << ex.id() << "..." << std::endl;
+    const auto result = check(ex);
+    known_[ex.id()] = result.outcome == Outcome::passed;
+    return result.outcome == Outcome::passed;
+}
+
+const Exercise* Progress::next_unfinished(const Exercise* skip) {
+    for (const auto& ex : project_.exercises()) {
+        if (&ex != skip && !is_done(ex)) return &ex;
+    }
+    return nullptr;
+}
+
+std::string Progress::key(const Exercise& ex) const {
+    const auto& root = project_.root();
+    ContentHash hash;
+    hash.add("tutor progress v1");
+    hash.add_tree(root / "exercises" / ex.chapter_folder / (ex.number + "-" + ex.name));
+    if (const Chapter* ch = project_.chapter(ex.chapter); ch && ch->present) {
+        hash.add_tree(root / "chapters" / ch->folder() / "rt");
+        hash.add_file(root / "chapters" / ch->folder() / "meson.build", "chapter meson.build");
+    }
+    hash.add_tree(root / "common");
+    hash.add_file(root / "exercises" / "meson.build", "exercises/meson.build");
+    hash.add_file(root / "meson.build", "meson.build");
+    return hash.hex();
+}
+
+std::optional<bool> Progress::remembered(const Exercise& ex, const std::string& key) const {
+    std::ifstream in(project_.state_dir() / "progress" / ex.id());
+    std::string stored_key, outcome;
+    if (!(in >> stored_key >> outcome) || stored_key != key) return std::nullopt;
+    if (outcome == "passed") return true;
+    if (outcome == "failed") return false;
+    return std::nullopt;
+}
+
+void Progress::remember(const Exercise& ex, const std::string& key, bool passed) const {
+    const auto dir = project_.state_dir() / "progress";
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const auto file = dir / ex.id();
+    const auto temporary = dir / (ex.id() + ".new");
+    {
+        std::ofstream out(temporary);
+        out << key << ' ' << (passed ? "passed" : "failed") << '\n';
+        if (!out) return;  // nothing remembered: the next status checks again
+    }
+    fs::rename(temporary, file, ec);
+}
+
+}  // namespace tutor

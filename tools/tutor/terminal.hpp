@@ -1,0 +1,35 @@
+// The terminal: whether output goes to one, the few ANSI styles the tutor uses, and a raw
+// input mode (keys one at a time, no echo) that its guard restores.
+#pragma once
+
+#include <termios.h>
+
+#include <string>
+
+namespace tutor {
+
+/// True when file descriptor `fd` is a terminal.
+bool is_terminal(int fd);
+
+/// ANSI styles, empty strings when stdout is not a terminal or NO_COLOR is set.
+struct Style {
+    std::string bold, dim, red, green, yellow, cyan, reset;
+
+    static const Style& for_stdout();
+};
+
+/// While alive, stdin (a terminal) delivers each key at once and does not echo it; Ctrl-C
+/// still raises SIGINT. The previous settings come back when it is destroyed.
+class RawInput {
+public:
+    RawInput();
+    ~RawInput();
+    RawInput(const RawInput&) = delete;
+    RawInput& operator=(const RawInput&) = delete;
+
+private:
+    termios saved_{};
+    bool active_ = false;
+};
+
+}  // namespace tutor

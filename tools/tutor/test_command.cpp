@@ -1,0 +1,186 @@
+// `tutor test`: every build and every test, what CI runs, ending with the line
+// "Summary: N passed, M failed".
+#include <iomanip>
+#include <iostream>
+
+#include "commands.hpp"
+#include "process.hpp"
+#include "terminal.hpp"
+#include "testlog.hpp"
+
+// Three builds: build/ (all tests), build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer,
+// all tests) and build-tsan/ (ThreadSanitizer, the suite 'threads'). Their output streams
+// through; results are counted from meson's testlog.json. Learner exercises are not meson
+// tests, so unfinished work never fails this.
+
+namespace tutor {
+
+namespace {
+
+/// One of the three builds.
+struct BuildPlan {
+    std::string dir;                   ///< "build-asan", under the root
+    std::string label;                 ///< what it is, for the headings
+    std::vector<std::string> options;  ///< meson setup options beyond the common ones
+    std::vector<std::pair<std::string, std::string>> env;  ///< for running the tests
+    std::string suite;                                     ///< empty: every test
+    int timeout_multiplier = 1;
+    bool only_test_dependencies = false;  ///< build only what the tests run
+};
+
+/// How one build went.
+struct BuildOutcome {
+    std::string dir;
+    TestCounts counts;
+    bool build_failed = false;
+    std::string skipped;  ///< why it did not run, when it did not
+};
+
+void heading(const std::string& text) {
+    const auto& s = Style::for_stdout();
+    std::cout << '\n' << s.bold << s.cyan << "==> " << text << s.reset << '\n' << std::flush;
+}
+
+bool is_configured(const fs::path& dir) {
+    return fs::exists(dir / "meson-private" / "coredata.dat") && fs::exists(dir / "build.ninja");
+}
+
+/// Configures `plan.dir` unless it is; false when meson fails.
+bool configure(const Project& project, const BuildPlan& plan) {
+    const fs::path dir = project.root() / plan.dir;
+    if (is_configured(dir)) return true;
+    std::vector<std::string> argv{"meson", "setup"};
+    if (fs::exists(dir / "meson-private" / "coredata.dat")) argv.push_back("--wipe");
+    argv.insert(argv.end(), {dir.string(), "--buildtype=debugoptimized",
+                             "-Dstarters_dir=" + project.starters_dir().string()});
+    argv.insert(argv.end(), plan.options.begin(), plan.options.end());
+    heading(plan.dir + ": configuring (once)");
+    return run_process(argv, ProcessOptions().in(project.root())).exit_code == 0;
+}
+
+BuildOutcome run_build(const Project& project, const BuildPlan& plan) {
+    BuildOutcome outcome{plan.dir, {}, false, ""};
+    const fs::path dir = project.root() / plan.dir;
+    if (!configure(project, plan)) {
+        outcome.build_failed = true;
+        return outcome;
+    }
+
+    // build/ builds everything (demos and solution programs too); a sanitizer build only
+    // what its tests need, which `meson test` builds itself (exit code 125 when it fails).
+    if (!plan.only_test_dependencies) {
+        heading(plan.dir + ": building (" + plan.label + ")");
+        if (run_process({"ninja", "-C", dir.string()}).exit_code != 0) {
+            outcome.build_failed = true;
+            return outcome;
+        }
+    }
+
+    heading(
+        plan.dir + ": " +
+        (plan.only_test_dependencies ? "building what the tests need (" + plan.label + "), " : "") +
+        "testing" + (plan.suite.empty() ? "" : " the suite '" + plan.suite + "'"));
+    const fs::path log = dir / "meson-logs" / "testlog.json";
+    std::error_code ec;
+    fs::remove(log, ec);  // a stale log must not count
+    std::vector<std::string> meson{"meson", "test", "-C", dir.string(), "--print-errorlogs"};
+    if (!plan.only_test_dependencies) meson.push_back("--no-rebuild");
+    if (!plan.suite.empty()) meson.insert(meson.end(), {"--suite", plan.suite});
+    if (plan.timeout_multiplier != 1) {
+        meson.insert(meson.end(),
+                     {"--timeout-multiplier", std::to_string(plan.timeout_multiplier)});
+    }
+    const auto result = run_process(meson, ProcessOptions().with_env(plan.env));
+
+    if (!fs::exists(log)) {
+        if (result.exit_code == 125) {
+            outcome.build_failed = true;
+        } else {
+            outcome.counts.failed += 1;
+            outcome.counts.failures.push_back("meson test wrote no testlog.json (exit code " +
+                                              std::to_string(result.exit_code) + ")");
+        }
+        return outcome;
+    }
+    outcome.counts = count_test_results(read_text_file(log));
+    if (result.exit_code != 0 && outcome.counts.failed == 0) {
+        outcome.counts.failed += 1;
+        outcome.counts.failures.push_back("meson test exited with code " +
+                                          std::to_string(result.exit_code));
+    }
+    return outcome;
+}
+
+/// The tests of suite `suite` in the configured build/.
+std::vector<SuiteTest> suite_tests(const Project& project, const std::string& suite) {
+    const auto listing =
+        run_process({"meson", "introspect", project.build_dir().string(), "--tests"},
+                    ProcessOptions::captured());
+    if (listing.exit_code != 0)
+        throw std::runtime_error("meson introspect --tests failed: " + listing.output);
+    return tests_in_suite(listing.output, suite);
+}
+
+}  // namespace
+
+int test_command(const Project& project) {
+    const std::vector<std::pair<std::string, std::string>> sanitizer_env{
+        {"ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1"},
+        {"UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1"},
+    };
+    const BuildPlan plain{"build", "debugoptimized", {}, {}, "", 1, false};
+    const BuildPlan asan{"build-asan",
+                         "AddressSanitizer and UndefinedBehaviorSanitizer",
+                         {"-Db_sanitize=address,undefined", "-Db_lundef=false"},
+                         sanitizer_env,
+                         "",
+                         3,
+                         true};
+    const BuildPlan tsan{"build-tsan",
+                         "ThreadSanitizer",
+                         {"-Db_sanitize=thread", "-Db_lundef=false"},
+                         {{"TSAN_OPTIONS", "halt_on_error=1"}},
+                         "threads",
+                         3,
+                         true};
+
+    std::vector<BuildOutcome> outcomes;
+    outcomes.push_back(run_build(project, plain));
+    outcomes.push_back(run_build(project, asan));
+
+    std::vector<SuiteTest> threaded;
+    if (!outcomes.front().build_failed) threaded = suite_tests(project, tsan.suite);
+    if (threaded.empty()) {
+        const std::string why =
+            outcomes.front().build_failed ? "build/ failed" : "no test is in the suite 'threads'";
+        heading("build-tsan: skipped: " + why);
+        outcomes.push_back({tsan.dir, {}, false, why});
+    } else {
+        outcomes.push_back(run_build(project, tsan));
+    }
+
+    const auto& s = Style::for_stdout();
+    heading("tutor test: results");
+    int passed = 0;
+    int failed = 0;
+    for (const auto& outcome : outcomes) {
+        std::cout << "  " << std::left << std::setw(12) << outcome.dir;
+        if (!outcome.skipped.empty()) {
+            std::cout << "skipped (" << outcome.skipped << ")\n";
+            continue;
+        }
+        const int build_failures = outcome.build_failed ? 1 : 0;
+        passed += outcome.counts.passed;
+        failed += outcome.counts.failed + build_failures;
+        std::cout << outcome.counts.passed << " passed, " << outcome.counts.failed + build_failures
+                  << " failed";
+        if (outcome.build_failed) std::cout << s.red << " (the build failed)" << s.reset;
+        std::cout << '\n';
+        for (const auto& failure : outcome.counts.failures)
+            std::cout << "      " << s.red << failure << s.reset << '\n';
+    }
+    std::cout << "Summary: " << passed << " passed, " << failed << " failed\n" << std::flush;
+    return failed == 0 ? 0 : 1;
+}
+
+}  // namespace tutor
