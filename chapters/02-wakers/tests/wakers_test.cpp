@@ -1,263 +1,35 @@
-// Tests of chapter 2's stage: wakers over reference-counted tasks, the ready queue that
-// queues a task once, an executor that sleeps, the timer-thread sleep, and shutdown.
-// The behaviours every executor keeps are in common/behaviours/executor_runs_futures.cpp.
+// Tests of what chapter 2 changed about chapter 1's executor. The behaviours this stage
+// shares with later ones (queued once, sleeping, shutdown, the timer-thread sleep) are in
+// common/behaviours/waking_executor.cpp.
 #include <doctest/doctest.h>
 
-#include <atomic>
-#include <chrono>
-#include <memory>
-#include <thread>
-#include <vector>
-
 #include "rt/executor.hpp"
-#include "rt/sleep.hpp"
-#include "testing/wakers.hpp"
-
-using namespace std::chrono_literals;
 
 namespace {
 
-/// First poll: wakes its own waker `wakes` times from `threads` threads at once (joined
-/// before returning) and answers pending. Second poll: ready.
-class WakeStorm {
+/// Answers pending `times` times without waking anyone. Chapter 1 completed it anyway,
+/// because it polled every task on every round.
+class SilentlyPending {
 public:
     using Output = void;
-    WakeStorm(int threads, int wakes_per_thread) : threads_(threads), wakes_(wakes_per_thread) {}
-
-    rt::Poll<void> poll(rt::Context& cx) {
-        if (polled_++ > 0) return rt::ready;
-        std::vector<std::thread> threads;
-        for (int t = 0; t < threads_; ++t) {
-            threads.emplace_back([waker = cx.waker(), n = wakes_] {
-                for (int i = 0; i < n; ++i) waker.wake_by_ref();
-            });
-        }
-        for (auto& thread : threads) thread.join();
+    explicit SilentlyPending(int times) : times_(times) {}
+    rt::Poll<void> poll(rt::Context&) {
+        if (times_-- == 0) return rt::ready;
         return rt::pending;
     }
 
 private:
-    int threads_;
-    int wakes_;
-    int polled_ = 0;
+    int times_;
 };
-
-/// Hands its waker to a thread that wakes it after a short pause; ready on the next poll.
-class WokenByThread {
-public:
-    using Output = void;
-    WokenByThread() = default;
-    WokenByThread(WokenByThread&&) = default;
-    ~WokenByThread() {
-        if (thread_.joinable()) thread_.join();
-    }
-
-    rt::Poll<void> poll(rt::Context& cx) {
-        if (thread_.joinable()) return rt::ready;  // the thread was started: this is the wake
-        thread_ = std::thread([waker = cx.waker()]() mutable {
-            std::this_thread::sleep_for(10ms);
-            std::move(waker).wake();
-        });
-        return rt::pending;
-    }
-
-private:
-    std::thread thread_;
-};
-
-/// Keeps a clone of its own task's waker and never completes: a task that keeps itself
-/// alive, as a task waiting on a channel it also holds the sender of would.
-class HoldsOwnWaker {
-public:
-    using Output = void;
-    explicit HoldsOwnWaker(std::shared_ptr<int> destroyed) : destroyed_(std::move(destroyed)) {}
-    HoldsOwnWaker(HoldsOwnWaker&&) = default;
-    ~HoldsOwnWaker() {
-        if (destroyed_) ++*destroyed_;
-    }
-    rt::Poll<void> poll(rt::Context& cx) {
-        own_waker_.emplace(cx.waker());
-        return rt::pending;
-    }
-
-private:
-    std::shared_ptr<int> destroyed_;
-    std::optional<rt::Waker> own_waker_;
-};
-
-/// Awaits a sleep, then sets a flag.
-class SleepThenFlag {
-public:
-    using Output = void;
-    SleepThenFlag(std::chrono::nanoseconds d, std::shared_ptr<int> flag)
-        : sleep_(rt::sleep(d)), flag_(std::move(flag)) {}
-    rt::Poll<void> poll(rt::Context& cx) {
-        if (sleep_.poll(cx).is_pending()) return rt::pending;
-        ++*flag_;
-        return rt::ready;
-    }
-
-private:
-    rt::Sleep sleep_;
-    std::shared_ptr<int> flag_;
-};
-
-/// Waits (without a time bound: a hang is caught by the test runner's timeout) until `done`.
-template <class Done>
-void wait_until(Done done) {
-    while (!done()) std::this_thread::sleep_for(1ms);
-}
 
 }  // namespace
 
-TEST_SUITE("wakers") {
-    TEST_CASE("a task woken many times from many threads before it runs again is queued once") {
+TEST_SUITE("polled only when woken") {
+    TEST_CASE("a future that answers pending without arranging a wake is never polled again") {
         rt::Executor executor;
-        executor.spawn(WakeStorm(8, 1000));
-        const rt::RunStats stats = executor.run();
-        CHECK(stats.queued == 1);  // spawn queued it before run(); 8,000 wakes queued it once
-        CHECK(stats.polls == 2);
-    }
-
-    TEST_CASE("the executor sleeps until a waker fires on another thread, then polls once more") {
-        rt::Executor executor;
-        executor.spawn(WokenByThread{});
-        const rt::RunStats stats = executor.run();
-        CHECK(stats.polls == 2);
-        CHECK(stats.parks >= 1);
-        CHECK(stats.completed == 1);
-    }
-
-    TEST_CASE("a wake that arrives while the task is polled queues it again") {
-        // The self-waking future of the behaviour tests wakes *during* its poll; if the
-        // executor cleared the scheduled flag after polling, that wake would be lost and
-        // run() would sleep forever.
-        struct WakeDuringPoll {
-            using Output = void;
-            int polls = 0;
-            rt::Poll<void> poll(rt::Context& cx) {
-                if (++polls == 3) return rt::ready;
-                cx.waker().wake_by_ref();
-                return rt::pending;
-            }
-        };
-        rt::Executor executor;
-        executor.spawn(WakeDuringPoll{});
-        const rt::RunStats stats = executor.run();
-        CHECK(stats.polls == 3);
-    }
-
-    TEST_CASE("run_until_idle returns without sleeping while a task still waits") {
-        rt::Executor executor;
-        auto flag = std::make_shared<int>(0);
-        executor.spawn(SleepThenFlag(1h, flag));
+        executor.spawn(SilentlyPending(1));
         const rt::RunStats stats = executor.run_until_idle();
         CHECK(stats.polls == 1);
-        CHECK(stats.parks == 0);
-        CHECK(executor.pending_tasks() == 1);
-        CHECK(*flag == 0);
-    }
-}
-
-TEST_SUITE("shutdown") {
-    TEST_CASE("an executor destroyed with waiting tasks destroys their futures") {
-        auto destroyed = std::make_shared<int>(0);
-        auto never = std::make_shared<int>(0);
-        {
-            rt::Executor executor;
-            executor.spawn(HoldsOwnWaker(destroyed));  // keeps itself alive through a waker
-            executor.spawn(SleepThenFlag(1h, never));  // its waker sits in the timer thread
-            executor.run_until_idle();
-            CHECK(executor.pending_tasks() == 2);
-        }
-        CHECK(*destroyed == 1);
-        CHECK(*never == 0);
-        // Memory: the sanitizer build (LeakSanitizer) fails this test if a task leaked.
-    }
-
-    TEST_CASE("a waker woken after its executor is gone polls nothing") {
-        std::optional<rt::Waker> survivor;
-        auto polls = std::make_shared<int>(0);
-        struct KeepsWakerOutside {
-            using Output = void;
-            std::optional<rt::Waker>* out;
-            std::shared_ptr<int> polls;
-            rt::Poll<void> poll(rt::Context& cx) {
-                ++*polls;
-                out->emplace(cx.waker());
-                return rt::pending;
-            }
-        };
-        {
-            rt::Executor executor;
-            executor.spawn(KeepsWakerOutside{&survivor, polls});
-            executor.run_until_idle();
-        }
-        REQUIRE(survivor.has_value());
-        CHECK(polls.use_count() == 1);  // the future (and its copy of `polls`) is destroyed
-        survivor->wake_by_ref();        // the queue is closed: the task is not queued
-        std::move(*survivor).wake();    // last reference: the task is freed here
-        CHECK(*polls == 1);
-    }
-}
-
-TEST_SUITE("sleep") {
-    TEST_CASE("a task waiting on a sleep is polled twice: to register, and after the wake") {
-        rt::Executor executor;
-        auto flag = std::make_shared<int>(0);
-        const auto start = rt::Clock::now();
-        executor.spawn(SleepThenFlag(20ms, flag));
-        const rt::RunStats stats = executor.run();
-        CHECK(rt::Clock::now() - start >= 20ms);
-        CHECK(*flag == 1);
-        CHECK(stats.polls == 2);
-    }
-
-    TEST_CASE("many sleeps wake in deadline order, each task polled twice") {
-        rt::Executor executor;
-        auto order = std::make_shared<std::vector<int>>();
-        struct Recorder {
-            using Output = void;
-            rt::Sleep sleep;
-            int id;
-            std::shared_ptr<std::vector<int>> order;
-            rt::Poll<void> poll(rt::Context& cx) {
-                if (sleep.poll(cx).is_pending()) return rt::pending;
-                order->push_back(id);
-                return rt::ready;
-            }
-        };
-        for (int id : {3, 1, 2}) executor.spawn(Recorder{rt::sleep(id * 15ms), id, order});
-        const rt::RunStats stats = executor.run();
-        CHECK(*order == std::vector<int>{1, 2, 3});
-        CHECK(stats.polls == 6);
-    }
-
-    TEST_CASE("a sleep polled with a new waker wakes the new one") {
-        testing::CountingWaker first;
-        testing::CountingWaker second;
-        rt::Waker first_waker = first.waker();
-        rt::Waker second_waker = second.waker();
-        rt::Sleep sleep = rt::sleep(10ms);
-        CHECK(testing::poll_once(sleep, first_waker).is_pending());
-        CHECK(testing::poll_once(sleep, second_waker).is_pending());
-        wait_until([&] { return second.wakes() == 1; });
-        CHECK(first.wakes() == 0);
-        CHECK(testing::poll_once(sleep, second_waker).is_ready());
-    }
-
-    TEST_CASE("a sleep dropped before its deadline wakes nobody and releases its waker") {
-        testing::CountingWaker dropped;
-        testing::CountingWaker later;
-        {
-            rt::Sleep sleep = rt::sleep(5ms);
-            CHECK(testing::poll_once(sleep, dropped.waker()).is_pending());
-            CHECK(dropped.alive() == 1);  // the clone the sleep keeps
-        }
-        CHECK(dropped.alive() == 0);
-        rt::Sleep after = rt::sleep(20ms);  // the timer fires in deadline order
-        CHECK(testing::poll_once(after, later.waker()).is_pending());
-        wait_until([&] { return later.wakes() == 1; });
-        CHECK(dropped.wakes() == 0);
+        CHECK(executor.pending_tasks() == 1);  // it broke the contract, and waits for ever
     }
 }

@@ -1,6 +1,6 @@
 // Tests of chapter 3's stage: the seed's wake-all reactor and what it costs, the keyed
 // reactor, the simulated device on its own thread, and the lost-wakeup race shown and fixed.
-// The waker and sleep tests of chapter 2 are in wakers_test.cpp, still true of this stage.
+// Chapter 2's waker and sleep tests still hold here: common/behaviours/waking_executor.cpp.
 #include <doctest/doctest.h>
 
 #include <atomic>
