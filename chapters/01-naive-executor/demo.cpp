@@ -11,6 +11,7 @@
 #include "rt/sleep.hpp"
 #include "support/cli.hpp"
 #include "support/cpu_time.hpp"
+#include "support/format.hpp"
 
 namespace {
 
@@ -63,12 +64,6 @@ private:
     std::optional<rt::Sleep> sleep_;
 };
 
-std::string with_commas(std::uint64_t n) {
-    std::string digits = std::to_string(n);
-    for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
-    return digits;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -110,10 +105,12 @@ int main(int argc, char** argv) {
     const double cpu = stopwatch.cpu_seconds();
     std::printf("\n%-6s %16s\n", "task", "polls");
     for (int i = 0; i < tasks; ++i) {
-        std::printf("%-6d %16s\n", i, with_commas(polls[static_cast<std::size_t>(i)]).c_str());
+        std::printf("%-6d %16s\n", i,
+                    support::with_commas(polls[static_cast<std::size_t>(i)]).c_str());
     }
     std::printf("\n%s polls in all to complete %s tasks of %d steps each.\n",
-                with_commas(stats.polls).c_str(), with_commas(stats.completed).c_str(), steps);
+                support::with_commas(stats.polls).c_str(),
+                support::with_commas(stats.completed).c_str(), steps);
     std::printf("wall time %.2f s, CPU time %.2f s (%.0f%% of one core).\n", wall, cpu,
                 wall > 0 ? 100.0 * cpu / wall : 0.0);
     std::printf(

@@ -13,6 +13,7 @@
 #include "rt/sleep.hpp"
 #include "support/cli.hpp"
 #include "support/cpu_time.hpp"
+#include "support/format.hpp"
 
 namespace {
 
@@ -86,12 +87,6 @@ private:
     std::optional<SleepFuture> sleep_;
 };
 
-std::string with_commas(std::uint64_t n) {
-    std::string digits = std::to_string(n);
-    for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
-    return digits;
-}
-
 /// What one run of the workload cost.
 struct Cost {
     std::vector<std::uint64_t> polls;  // per task
@@ -152,15 +147,15 @@ int main(int argc, char** argv) {
 
     std::printf("\n%-6s %20s %20s\n", "task", "polls, busy", "polls, woken");
     for (std::size_t i = 0; i < busy.polls.size(); ++i) {
-        std::printf("%-6zu %20s %20s\n", i, with_commas(busy.polls[i]).c_str(),
-                    with_commas(woken.polls[i]).c_str());
+        std::printf("%-6zu %20s %20s\n", i, support::with_commas(busy.polls[i]).c_str(),
+                    support::with_commas(woken.polls[i]).c_str());
     }
-    std::printf("%-6s %20s %20s\n", "all", with_commas(busy.stats.polls).c_str(),
-                with_commas(woken.stats.polls).c_str());
+    std::printf("%-6s %20s %20s\n", "all", support::with_commas(busy.stats.polls).c_str(),
+                support::with_commas(woken.stats.polls).c_str());
     std::printf("%-6s %19.2fs %19.2fs\n", "wall", busy.wall, woken.wall);
     std::printf("%-6s %19.2fs %19.2fs\n", "CPU", busy.cpu, woken.cpu);
-    std::printf("%-6s %20s %20s\n", "sleeps", with_commas(busy.stats.parks).c_str(),
-                with_commas(woken.stats.parks).c_str());
+    std::printf("%-6s %20s %20s\n", "sleeps", support::with_commas(busy.stats.parks).c_str(),
+                support::with_commas(woken.stats.parks).c_str());
     std::printf(
         "\nWith wakers, each task is polled once per step plus once to start: the executor\n"
         "sleeps until the timer thread wakes a task, and the CPU stays idle for the same work.\n");

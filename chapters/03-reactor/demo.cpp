@@ -15,6 +15,7 @@
 #include "rt/reactor.hpp"
 #include "support/cli.hpp"
 #include "support/cpu_time.hpp"
+#include "support/format.hpp"
 
 namespace {
 
@@ -100,17 +101,9 @@ Cost run_workload(const std::vector<Latencies>& workload) {
     return cost;
 }
 
-std::string with_commas(std::uint64_t n) {
-    std::string digits = std::to_string(n);
-    for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) {
-        digits.insert(static_cast<std::size_t>(i), ",");
-    }
-    return digits;
-}
-
 void print_row(const char* label, std::uint64_t wake_all, std::uint64_t keyed) {
-    std::printf("%-30s %14s %14s\n", label, with_commas(wake_all).c_str(),
-                with_commas(keyed).c_str());
+    std::printf("%-30s %14s %14s\n", label, support::with_commas(wake_all).c_str(),
+                support::with_commas(keyed).c_str());
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // README titles and HINTS.md sections (see markdown.hpp).
 #include "markdown.hpp"
+#include "source_paths.hpp"
 
 #include <cctype>
 
@@ -11,20 +12,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
     return s;
-}
-
-/// Splits into lines, without their '\n' (and '\r').
-std::vector<std::string_view> lines_of(std::string_view text) {
-    std::vector<std::string_view> lines;
-    while (!text.empty()) {
-        const auto end = text.find('\n');
-        std::string_view line = text.substr(0, end);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        lines.push_back(line);
-        if (end == std::string_view::npos) break;
-        text.remove_prefix(end + 1);
-    }
-    return lines;
 }
 
 /// True for a line opening or closing a fenced code block (``` or ~~~).
@@ -55,7 +42,7 @@ std::string_view strip_separator(std::string_view s) {
 std::string trim_blank_lines(std::string_view text) {
     std::string result;
     std::string blank_run;  // blank lines held back until a non-blank line follows
-    for (const auto line : lines_of(text)) {
+    for (const auto line : split_lines(text)) {
         if (trim(line).empty()) {
             if (!result.empty()) blank_run += '\n';
             continue;
@@ -82,7 +69,7 @@ bool starts_with_word(std::string_view s, std::string_view word) {
 
 std::optional<std::string> first_heading(std::string_view markdown) {
     bool in_code = false;
-    for (const auto line : lines_of(markdown)) {
+    for (const auto line : split_lines(markdown)) {
         if (is_fence(line)) {
             in_code = !in_code;
             continue;
@@ -121,7 +108,7 @@ std::vector<Hint> parse_hints(std::string_view markdown) {
     std::vector<Hint> hints;
     bool in_code = false;
     bool in_hint = false;  // the lines seen belong to hints.back()
-    for (const auto line : lines_of(markdown)) {
+    for (const auto line : split_lines(markdown)) {
         const bool fence = is_fence(line);
         if (fence) in_code = !in_code;
         const bool section_heading =

@@ -14,6 +14,7 @@
 #include "rt/executor.hpp"
 #include "rt/sleep.hpp"
 #include "support/cli.hpp"
+#include "support/format.hpp"
 
 namespace {
 
@@ -81,13 +82,6 @@ private:
     std::shared_ptr<std::uint64_t> polls_;
 };
 
-std::string with_commas(std::uint64_t n) {
-    std::string digits = std::to_string(n);
-    for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3)
-        digits.insert(static_cast<std::size_t>(i), ",");
-    return digits;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,7 +130,7 @@ int main(int argc, char** argv) {
                 "at (s)", "polls");
     for (const Report& report : **result) {
         std::printf("%-5d %12d %12.3f %14s\n", report.id, report.finished_as, report.finished_at_s,
-                    with_commas(report.polls).c_str());
+                    support::with_commas(report.polls).c_str());
     }
     std::printf(
         "\njoin_all was polled %s times (executor: %s polls, %s task completed).\n"
@@ -144,7 +138,7 @@ int main(int argc, char** argv) {
         "number\n"
         "of join_all polls up to the one it finished in, and no job was polled after it "
         "finished.\n",
-        with_commas(*join_all_polls).c_str(), with_commas(stats.polls).c_str(),
-        with_commas(stats.completed).c_str());
+        support::with_commas(*join_all_polls).c_str(), support::with_commas(stats.polls).c_str(),
+        support::with_commas(stats.completed).c_str());
     return 0;
 }

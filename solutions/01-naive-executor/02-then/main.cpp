@@ -15,18 +15,12 @@
 #include "rt/executor.hpp"
 #include "rt/sleep.hpp"
 #include "support/cli.hpp"
+#include "support/format.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using Value = std::uint64_t;
-
-std::string with_commas(std::uint64_t n) {
-    std::string digits = std::to_string(n);
-    for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3)
-        digits.insert(static_cast<std::size_t>(i), ",");
-    return digits;
-}
 
 /// Where the trace lines come from: which poll of the pipeline is running, and since when.
 struct Trace {
@@ -36,7 +30,8 @@ struct Trace {
 
     void line(const std::string& message) const {
         const double t = std::chrono::duration<double>(Clock::now() - start).count();
-        std::printf("[poll %9s, %6.3f s] %s\n", with_commas(poll).c_str(), t, message.c_str());
+        std::printf("[poll %9s, %6.3f s] %s\n", support::with_commas(poll).c_str(), t,
+                    message.c_str());
     }
 };
 
@@ -177,6 +172,6 @@ int main(int argc, char** argv) {
         "\nThe pipeline was polled %s times (executor: %s polls). Each step's First -> Second and\n"
         "its b's first poll happen in the very poll in which the step before it finished: then()\n"
         "never returns pending when it can go on.\n",
-        with_commas(trace->poll).c_str(), with_commas(stats.polls).c_str());
+        support::with_commas(trace->poll).c_str(), support::with_commas(stats.polls).c_str());
     return 0;
 }

@@ -18,6 +18,7 @@
 
 #include "rt/waker.hpp"
 #include "support/cli.hpp"
+#include "support/format.hpp"
 
 namespace {
 
@@ -83,14 +84,6 @@ private:
     std::deque<wake_once::Task*> tasks_;  // each entry owns one reference
     bool closed_ = false;
 };
-
-std::string with_commas(std::uint64_t n) {
-    std::string digits = std::to_string(n);
-    for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) {
-        digits.insert(static_cast<std::size_t>(i), ",");
-    }
-    return digits;
-}
 
 /// The executor: pop, begin_poll, "poll" (a busy pause, during which wakes keep coming), and
 /// release the entry's reference. Runs until the queue is closed and empty.
@@ -189,12 +182,14 @@ int main(int argc, char** argv) {
         all_wakes += stats[k].wakes.load();
         all_queued += stats[k].queued.load();
         none_lost = none_lost && stats[k].seen == stats[k].wakes.load();
-        std::printf("%-6zu %14s %14s %14s %22s\n", k, with_commas(stats[k].wakes.load()).c_str(),
-                    with_commas(stats[k].queued.load()).c_str(),
-                    with_commas(stats[k].polls).c_str(), with_commas(stats[k].seen).c_str());
+        std::printf("%-6zu %14s %14s %14s %22s\n", k,
+                    support::with_commas(stats[k].wakes.load()).c_str(),
+                    support::with_commas(stats[k].queued.load()).c_str(),
+                    support::with_commas(stats[k].polls).c_str(),
+                    support::with_commas(stats[k].seen).c_str());
     }
-    std::printf("%-6s %14s %14s\n", "all", with_commas(all_wakes).c_str(),
-                with_commas(all_queued).c_str());
+    std::printf("%-6s %14s %14s\n", "all", support::with_commas(all_wakes).c_str(),
+                support::with_commas(all_queued).c_str());
 
     // The executor is done: finish every task (a later wake would queue nothing) and drop
     // main's references. Nothing else holds one, so every task is freed now.
@@ -208,7 +203,7 @@ int main(int argc, char** argv) {
         "entry was polled once. Wakes that came while a task was being polled queued it again:\n"
         "the last poll of each task saw every wake made before it (no wake lost): %s.\n"
         "Tasks freed after the storm: %d of %d.\n",
-        with_commas(all_wakes).c_str(), with_commas(all_queued).c_str(),
-        with_commas(all_wakes).c_str(), none_lost ? "yes" : "NO", freed.load(), tasks);
+        support::with_commas(all_wakes).c_str(), support::with_commas(all_queued).c_str(),
+        support::with_commas(all_wakes).c_str(), none_lost ? "yes" : "NO", freed.load(), tasks);
     return none_lost && freed.load() == tasks ? 0 : 1;
 }
