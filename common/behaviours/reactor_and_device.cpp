@@ -1,6 +1,6 @@
-// Tests of chapter 3's stage: the seed's wake-all reactor and what it costs, the keyed
-// reactor, the simulated device on its own thread, and the lost-wakeup race shown and fixed.
-// Chapter 2's waker and sleep tests still hold here: common/behaviours/waking_executor.cpp.
+// Behaviour tests of every stage with chapter 3's reactors and simulated device (chapters 3
+// and 4): the seed's wake-all reactor and what it costs, the keyed reactor, the device on its
+// own thread, and the lost-wakeup race shown and fixed.
 #include <doctest/doctest.h>
 
 #include <atomic>
