@@ -1,5 +1,5 @@
 // Behaviours every stage's executor keeps, written once and compiled into the tests of each
-// chapter whose runtime has `rt::Executor` with `spawn(future)` and `run()` (chapters 1-3).
+// chapter whose runtime has `rt::Executor` with `spawn(future)` and `run()` (every chapter).
 // The stage's own headers come first on the include path, so "rt/executor.hpp" is the
 // stage's executor.
 #include <doctest/doctest.h>

@@ -1,5 +1,5 @@
 // Behaviours of every stage whose executor polls only woken tasks and whose sleep is woken
-// by a timer (chapters 2 and 3): a task queued once however often woken, an executor that
+// by a timer (chapters 2 to 4): a task queued once however often woken, an executor that
 // sleeps, wakes during a poll, shutdown without leaks, and the timer-thread sleep. Compiled
 // into each such stage's tests; the stage's own headers come first on the include path.
 #include <doctest/doctest.h>
