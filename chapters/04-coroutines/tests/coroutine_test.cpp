@@ -16,23 +16,14 @@
 #include "rt/reactor.hpp"
 #include "rt/sleep.hpp"
 #include "rt/yield_now.hpp"
+#include "testing/lifetimes.hpp"
 #include "testing/wakers.hpp"
 
 using namespace std::chrono_literals;
 
+using testing::DestructionCounter;
+
 namespace {
-
-/// Counts its destructions into a shared counter: proof that a frame's locals were destroyed.
-class DestructionCounter {
-public:
-    explicit DestructionCounter(std::shared_ptr<int> count) : count_(std::move(count)) {}
-    DestructionCounter(const DestructionCounter&) = delete;
-    DestructionCounter& operator=(const DestructionCounter&) = delete;
-    ~DestructionCounter() { ++*count_; }
-
-private:
-    std::shared_ptr<int> count_;
-};
 
 /// A future that is pending until its flag is set, keeping the latest waker to wake then.
 struct Gate {

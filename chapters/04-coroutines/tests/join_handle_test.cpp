@@ -16,23 +16,14 @@
 #include "rt/sleep.hpp"
 #include "rt/sync/oneshot.hpp"
 #include "rt/yield_now.hpp"
+#include "testing/lifetimes.hpp"
 #include "testing/wakers.hpp"
 
 using namespace std::chrono_literals;
 
+using testing::DestructionCounter;
+
 namespace {
-
-/// Counts its destructions into a shared counter: proof that a frame's locals were destroyed.
-class DestructionCounter {
-public:
-    explicit DestructionCounter(std::shared_ptr<int> count) : count_(std::move(count)) {}
-    DestructionCounter(const DestructionCounter&) = delete;
-    DestructionCounter& operator=(const DestructionCounter&) = delete;
-    ~DestructionCounter() { ++*count_; }
-
-private:
-    std::shared_ptr<int> count_;
-};
 
 rt::Task<int> square_later(int n) {
     co_await rt::yield_now();

@@ -2,8 +2,8 @@
 // the exception of a spawned task reaches its handle, a detached task runs on, and a pending
 // handle is woken exactly once, even when the task completes on another thread. Every test ends
 // on its own, even against the starter: futures are polled by hand a fixed number of times,
-// executors run only until idle, and coroutines run under a block_on that gives up (see
-// Bounded) instead of sleeping for ever.
+// executors run only until idle, and coroutines run under a block_on that gives up
+// (common/include/testing/bounded.hpp) instead of sleeping for ever.
 #include <doctest/doctest.h>
 
 #include <joinable.hpp>
@@ -22,7 +22,10 @@
 #include "rt/future.hpp"
 #include "rt/sync/oneshot.hpp"
 #include "rt/yield_now.hpp"
+#include "testing/bounded.hpp"
 #include "testing/wakers.hpp"
+
+using testing::block_on_bounded;
 
 namespace {
 
@@ -32,36 +35,6 @@ static_assert(std::same_as<ex::Handle<int>::Output, int>);
 static_assert(std::same_as<ex::Handle<void>::Output, void>);
 static_assert(std::is_nothrow_move_constructible_v<ex::Handle<int>>);
 static_assert(!std::is_copy_constructible_v<ex::Handle<int>>);
-
-/// The future rt::block_on runs in these tests: it polls `body` and, while the body is pending,
-/// asks to be polled again at once (as yield_now does), so the executor never sleeps and every
-/// other task gets a turn between two polls. In these tests every wake comes from the
-/// executor's own thread, so a body still pending after `turns` turns has lost a wake: it
-/// answers std::nullopt then, instead of waiting for ever.
-template <class T>
-class Bounded {
-public:
-    using Output = std::optional<T>;
-    Bounded(rt::Task<T> body, int turns) : body_(std::move(body)), turns_left_(turns) {}
-
-    rt::Poll<std::optional<T>> poll(rt::Context& cx) {
-        rt::Poll<T> polled = body_.poll(cx);
-        if (polled.is_ready()) return std::optional<T>(std::move(polled).value());
-        if (--turns_left_ <= 0) return std::optional<T>();  // stuck: give up
-        cx.waker().wake_by_ref();
-        return rt::pending;
-    }
-
-private:
-    rt::Task<T> body_;
-    int turns_left_;
-};
-
-/// rt::block_on(body), except that a body that would wait for ever gives std::nullopt.
-template <class T>
-std::optional<T> block_on_bounded(rt::Task<T> body) {
-    return rt::block_on(Bounded<T>(std::move(body), 1000));
-}
 
 constexpr const char* stuck =
     "the coroutine never finished: it awaited a handle that was never ready, or never woken";

@@ -3,7 +3,7 @@
 // loser at once (its locals' destructors run, its sleep lets go of the waker); a task's
 // exception comes out of both. Every test ends on its own, even against the starter: futures
 // are polled by hand a fixed number of times, and coroutines run under a block_on that gives
-// up (see Bounded) instead of sleeping for ever. No test measures time.
+// up (common/include/testing/bounded.hpp) instead of sleeping for ever. No test measures time.
 #include <doctest/doctest.h>
 
 #include <join_all.hpp>
@@ -26,10 +26,15 @@
 #include "rt/sleep.hpp"
 #include "rt/sync/oneshot.hpp"
 #include "rt/yield_now.hpp"
+#include "testing/bounded.hpp"
+#include "testing/lifetimes.hpp"
 #include "testing/wakers.hpp"
 
 using namespace std::chrono_literals;
 namespace oneshot = rt::sync::oneshot;
+
+using testing::block_on_bounded;
+using testing::DestructionCounter;
 
 namespace {
 
@@ -39,49 +44,8 @@ static_assert(std::same_as<ex::JoinAll<int>::Output, std::vector<int>>);
 static_assert(rt::Future<ex::Select<int, std::string>>);
 static_assert(std::same_as<ex::Select<int, std::string>::Output, std::variant<int, std::string>>);
 
-/// The future rt::block_on runs in these tests: it polls `body` and, while the body is pending,
-/// asks to be polled again at once (as yield_now does), so the executor never sleeps. In these
-/// tests nothing wakes a body but its own yields, so a body still pending after `turns` turns
-/// is stuck: it answers std::nullopt then, instead of waiting for ever.
-template <class T>
-class Bounded {
-public:
-    using Output = std::optional<T>;
-    Bounded(rt::Task<T> body, int turns) : body_(std::move(body)), turns_left_(turns) {}
-
-    rt::Poll<std::optional<T>> poll(rt::Context& cx) {
-        rt::Poll<T> polled = body_.poll(cx);
-        if (polled.is_ready()) return std::optional<T>(std::move(polled).value());
-        if (--turns_left_ <= 0) return std::optional<T>();  // stuck: give up
-        cx.waker().wake_by_ref();
-        return rt::pending;
-    }
-
-private:
-    rt::Task<T> body_;
-    int turns_left_;
-};
-
-/// rt::block_on(body), except that a body that would wait for ever gives std::nullopt.
-template <class T>
-std::optional<T> block_on_bounded(rt::Task<T> body) {
-    return rt::block_on(Bounded<T>(std::move(body), 1000));
-}
-
 constexpr const char* stuck =
     "the coroutine never finished: join_all or select was never ready, or never woken";
-
-/// Counts its destructions into a shared counter: proof that a frame's locals were destroyed.
-class DestructionCounter {
-public:
-    explicit DestructionCounter(std::shared_ptr<int> count) : count_(std::move(count)) {}
-    DestructionCounter(const DestructionCounter&) = delete;
-    DestructionCounter& operator=(const DestructionCounter&) = delete;
-    ~DestructionCounter() { ++*count_; }
-
-private:
-    std::shared_ptr<int> count_;
-};
 
 /// A future that is pending at its first `pendings` polls (asking at once to be polled again)
 /// and ready at the next; logs every poll as its name and the poll's number: "a0", "a1", ...
