@@ -1,7 +1,8 @@
 // Behaviours of every stage whose executor polls only woken tasks and whose sleep is woken
-// by a timer (chapters 2 to 4): a task queued once however often woken, an executor that
-// sleeps, wakes during a poll, shutdown without leaks, and the timer-thread sleep. Compiled
-// into each such stage's tests; the stage's own headers come first on the include path.
+// by a timer (chapter 2 on): a task queued once however often woken, an executor that
+// sleeps, wakes during a poll, shutdown without leaks, and sleeping tasks. Compiled into each
+// such stage's tests; the stage's own headers come first on the include path. The tests of
+// the timer thread itself (chapters 2 to 5) are in timer_thread_sleep.cpp.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -102,12 +103,6 @@ private:
     rt::Sleep sleep_;
     std::shared_ptr<int> flag_;
 };
-
-/// Waits (without a time bound: a hang is caught by the test runner's timeout) until `done`.
-template <class Done>
-void wait_until(Done done) {
-    while (!done()) std::this_thread::sleep_for(1ms);
-}
 
 }  // namespace
 
@@ -232,33 +227,5 @@ TEST_SUITE("sleep") {
         const rt::RunStats stats = executor.run();
         CHECK(*order == std::vector<int>{1, 2, 3});
         CHECK(stats.polls == 6);
-    }
-
-    TEST_CASE("a sleep polled with a new waker wakes the new one") {
-        testing::CountingWaker first;
-        testing::CountingWaker second;
-        rt::Waker first_waker = first.waker();
-        rt::Waker second_waker = second.waker();
-        rt::Sleep sleep = rt::sleep(10ms);
-        CHECK(testing::poll_once(sleep, first_waker).is_pending());
-        CHECK(testing::poll_once(sleep, second_waker).is_pending());
-        wait_until([&] { return second.wakes() == 1; });
-        CHECK(first.wakes() == 0);
-        CHECK(testing::poll_once(sleep, second_waker).is_ready());
-    }
-
-    TEST_CASE("a sleep dropped before its deadline wakes nobody and releases its waker") {
-        testing::CountingWaker dropped;
-        testing::CountingWaker later;
-        {
-            rt::Sleep sleep = rt::sleep(5ms);
-            CHECK(testing::poll_once(sleep, dropped.waker()).is_pending());
-            CHECK(dropped.alive() == 1);  // the clone the sleep keeps
-        }
-        CHECK(dropped.alive() == 0);
-        rt::Sleep after = rt::sleep(20ms);  // the timer fires in deadline order
-        CHECK(testing::poll_once(after, later.waker()).is_pending());
-        wait_until([&] { return later.wakes() == 1; });
-        CHECK(dropped.wakes() == 0);
     }
 }

@@ -78,11 +78,17 @@ public:
     explicit Deferred(Fn fn) : fn_(std::move(fn)) {}
 
     Poll<Output> poll(Context& cx) {
-        if (!future_) future_.emplace(std::invoke(fn_));  // not polled yet: may be moved
+        if (!future_) future_.emplace(Call{fn_});  // made in place: never moved
         return future_->poll(cx);
     }
 
 private:
+    /// Converts to the callable's result, so that emplace constructs it in place.
+    struct Call {
+        Fn& fn;
+        operator Made() const { return std::invoke(fn); }
+    };
+
     Fn fn_;                       // declared first, destroyed last
     std::optional<Made> future_;  // made at the first poll
 };

@@ -146,10 +146,12 @@ public:
     Poller& operator=(const Poller&) = delete;
     ~Poller() { ::close(fd_); }
 
-    /// Watch `fd`, edge-triggered, for both directions; `io` comes back with its events.
-    void add(int fd, ScheduledIo* io) {
+    /// Watch `fd`, edge-triggered, for both directions (or only for `events`); `io` comes
+    /// back with its events.
+    void add(int fd, ScheduledIo* io,
+             std::uint32_t events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) {
         epoll_event event{};
-        event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        event.events = events;
         event.data.ptr = io;
         if (::epoll_ctl(fd_, EPOLL_CTL_ADD, fd, &event) < 0) {
             throw std::system_error(errno, std::generic_category(), "epoll_ctl(ADD)");
@@ -171,7 +173,9 @@ class IoDriver {
 public:
     /// `wake_fd` is the ready queue's eventfd: a push from another thread makes it readable.
     explicit IoDriver(int wake_fd) : poller_(std::make_shared<Poller>()), wake_fd_(wake_fd) {
-        poller_->add(wake_fd_, nullptr);  // data.ptr null: "the queue was pushed"
+        // data.ptr null: "the queue was pushed". Readable only: an eventfd is always writable,
+        // and its EPOLLOUT edges would end epoll_wait for nothing.
+        poller_->add(wake_fd_, nullptr, EPOLLIN | EPOLLET);
     }
 
     /// Wait up to `timeout_ms` for events (-1: until one comes; 0: only collect what is
@@ -180,9 +184,14 @@ public:
     /// The wakes come after the whole batch is recorded: waking may drop the last reference
     /// to a finished task, whose destruction may close a socket and free its ScheduledIo,
     /// which a later event of the same batch could still point to.
-    std::size_t turn(int timeout_ms) {
+    ///
+    /// `after_wait` runs as soon as epoll_wait returns, before any wake: the executor ends its
+    /// park there, so the wakes below, made on its own thread, do not write the eventfd.
+    template <class AfterWait>
+    std::size_t turn(int timeout_ms, AfterWait&& after_wait) {
         const int count = ::epoll_wait(poller_->fd(), events_.data(),
                                        static_cast<int>(events_.size()), timeout_ms);
+        after_wait();
         if (count < 0) {
             if (errno == EINTR) return 0;  // a signal: the caller's loop comes back
             throw std::system_error(errno, std::generic_category(), "epoll_wait");
@@ -201,6 +210,11 @@ public:
         return static_cast<std::size_t>(count);
     }
     // snippet-end: driver
+
+    /// Collect events without waiting, from a running (not parked) executor.
+    std::size_t turn(int timeout_ms) {
+        return turn(timeout_ms, [] {});
+    }
 
     std::shared_ptr<Poller> poller() const { return poller_; }
 

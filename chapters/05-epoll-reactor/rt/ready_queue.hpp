@@ -9,8 +9,9 @@
 //  2. executor: calls epoll_wait, without the lock;
 //  3. pusher: push() takes the lock, queues the task, reads and clears `parked_`; after the
 //     lock, writes the eventfd if it was set;
-//  4. executor: back from epoll_wait, end_park() clears `parked_`; the driver reads the
-//     eventfd empty if it fired.
+//  4. executor: back from epoll_wait, end_park() clears `parked_`, before the driver wakes
+//     the tasks its events concern (those pushes, on the executor's own thread, must not
+//     write the eventfd); the driver reads the eventfd empty if it fired.
 // A push between 1 and 2 writes the eventfd before the executor waits: the eventfd stays
 // readable until read, so the epoll_wait of step 2 returns at once instead of sleeping
 // through it. A push while the executor runs sees `parked_` clear and makes no system call.

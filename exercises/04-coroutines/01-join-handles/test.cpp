@@ -36,7 +36,7 @@ static_assert(std::same_as<ex::Handle<void>::Output, void>);
 static_assert(std::is_nothrow_move_constructible_v<ex::Handle<int>>);
 static_assert(!std::is_copy_constructible_v<ex::Handle<int>>);
 
-constexpr const char* stuck =
+constexpr char stuck[] =
     "the coroutine never finished: it awaited a handle that was never ready, or never woken";
 
 rt::Task<int> square_later(int n) {

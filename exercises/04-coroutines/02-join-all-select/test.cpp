@@ -44,7 +44,7 @@ static_assert(std::same_as<ex::JoinAll<int>::Output, std::vector<int>>);
 static_assert(rt::Future<ex::Select<int, std::string>>);
 static_assert(std::same_as<ex::Select<int, std::string>::Output, std::variant<int, std::string>>);
 
-constexpr const char* stuck =
+constexpr char stuck[] =
     "the coroutine never finished: join_all or select was never ready, or never woken";
 
 /// A future that is pending at its first `pendings` polls (asking at once to be polled again)

@@ -57,8 +57,10 @@ public:
     };
     // snippet-end: accept
 
-    /// Wait for the next connection. Failures (EMFILE when out of descriptors, ...) throw
-    /// std::system_error; the listener stays usable.
+    /// Wait for the next connection. Failures throw std::system_error and leave the listener
+    /// open. Out of descriptors (EMFILE), the connection stays queued and the listener stays
+    /// readable, so accepting again at once fails again: a server must first make room (the
+    /// HTTP server of chapter 6 keeps a spare descriptor for that).
     Accept accept() { return Accept(fd_); }
 
     SocketAddress local_address() const {
