@@ -21,5 +21,7 @@ int hint_command(const Project& project, const std::optional<std::string>& exerc
 int reset_command(const Project& project, const std::string& exercise, bool yes);
 int diff_command(const Project& project, const std::string& from, const std::string& to);
 int test_command(const Project& project);
+int bench_command(const Project& project, const std::optional<std::string>& stage, int threads,
+                  const std::vector<std::string>& workloads);
 
 }  // namespace tutor
