@@ -32,37 +32,17 @@
 #include "rt/net/tcp_stream.hpp"
 #include "rt/yield_now.hpp"
 #include "testing/bounded.hpp"
+#include "testing/printing.hpp"
 
 using rt::net::SocketAddress;
 using rt::net::TcpListener;
 using rt::net::TcpStream;
 
-// Failed checks print an Ending by its name, and a vector element by element.
+// Failed checks print an Ending by its name (vectors: testing/printing.hpp).
 namespace doctest {
 template <>
 struct StringMaker<ex::Ending> {
     static String convert(ex::Ending ending) { return ex::to_string(ending); }
-};
-template <class T>
-struct StringMaker<std::vector<T>> {
-    static String convert(const std::vector<T>& values) {
-        String text = "{";
-        for (std::size_t i = 0; i < values.size(); ++i) {
-            if (i > 0) text += ", ";
-            if constexpr (std::is_same_v<T, std::string>) {
-                std::string quoted = "\"";
-                for (const char c : values[i]) {
-                    quoted += c == '\r'   ? std::string("\\r")
-                              : c == '\n' ? std::string("\\n")
-                                          : std::string(1, c);
-                }
-                text += (quoted + "\"").c_str();
-            } else {
-                text += toString(values[i]);
-            }
-        }
-        return text + "}";
-    }
 };
 }  // namespace doctest
 

@@ -38,6 +38,7 @@
 #include "rt/yield_now.hpp"
 #include "testing/bounded.hpp"
 #include "testing/lifetimes.hpp"
+#include "testing/printing.hpp"
 #include "testing/wakers.hpp"
 
 using rt::net::SocketAddress;
@@ -45,31 +46,6 @@ using rt::net::TcpListener;
 using rt::net::TcpStream;
 using testing::DestructionCounter;
 namespace oneshot = rt::sync::oneshot;
-
-// Failed checks print a vector element by element.
-namespace doctest {
-template <class T>
-struct StringMaker<std::vector<T>> {
-    static String convert(const std::vector<T>& values) {
-        String text = "{";
-        for (std::size_t i = 0; i < values.size(); ++i) {
-            if (i > 0) text += ", ";
-            if constexpr (std::is_same_v<T, std::string>) {
-                std::string quoted = "\"";
-                for (const char c : values[i]) {
-                    quoted += c == '\r'   ? std::string("\\r")
-                              : c == '\n' ? std::string("\\n")
-                                          : std::string(1, c);
-                }
-                text += (quoted + "\"").c_str();
-            } else {
-                text += toString(static_cast<T>(values[i]));
-            }
-        }
-        return text + "}";
-    }
-};
-}  // namespace doctest
 
 namespace {
 

@@ -26,11 +26,14 @@
 #include "rt/join_handle.hpp"
 #include "rt/sleep.hpp"
 #include "rt/timeout.hpp"
+#include "testing/run_bounded.hpp"
 #include "testing/wakers.hpp"
 
 using namespace std::chrono_literals;
 using Acquire = ex::RateLimiter::Acquire;
 using TimePoint = rt::Clock::time_point;
+
+using testing::run_bounded;
 
 namespace {
 
@@ -42,41 +45,6 @@ static_assert(!std::is_copy_constructible_v<ex::RateLimiter>);
 constexpr char stuck[] =
     "the test's task never finished: an acquire answered pending and nothing is left that could "
     "wake it (no task ready, no timer registered)";
-
-/// The task of `make()`, with `make` kept alive in the task's own frame (a coroutine keeps its
-/// parameters there) for as long as that task runs: the way to spawn a coroutine lambda that
-/// captures, whose captures live in the lambda object and not in the coroutine. It is what
-/// Executor::spawn(make) does with a wrapper future; GCC 12 under ThreadSanitizer warns about
-/// that wrapper (-Wmaybe-uninitialized, a false alarm), not about a coroutine.
-template <class Make, class T = typename std::invoke_result_t<Make&>::Output>
-rt::Task<T> keep_alive(Make make) {
-    co_return co_await make();
-}
-
-/// Spawn keep_alive(make) on `executor`, run it until it finishes, and give its value (or
-/// rethrow what it threw). The executor is driven by hand and never sleeps: run what is ready
-/// and fire the timers that are due (run_until_idle does both), nap a millisecond, again.
-/// std::nullopt when the task can never finish: it is pending, no task is ready and no timer is
-/// registered, so nothing could ever wake it; or after `limit`, a backstop that a correct
-/// solution never comes near. The helper registers no timer of its own, so registered() counts
-/// only the test's.
-template <class Make, class T = typename std::invoke_result_t<Make&>::Output>
-std::optional<T> run_bounded(rt::Executor& executor, Make make,
-                             std::chrono::milliseconds limit = 5s) {
-    rt::JoinHandle<T> handle = executor.spawn(keep_alive(std::move(make)));
-    const auto give_up = rt::Clock::now() + limit;
-    for (;;) {
-        executor.run_until_idle();
-        if (handle.is_finished()) break;
-        if (executor.time_driver().registered() == 0) return std::nullopt;  // nothing can wake it
-        if (rt::Clock::now() >= give_up) return std::nullopt;
-        std::this_thread::sleep_for(1ms);
-    }
-    rt::Waker waker = rt::noop_waker();
-    rt::Context cx(waker);
-    rt::Poll<T> outcome = handle.poll(cx);  // finished: ready, or rethrows
-    return std::optional<T>(std::move(outcome).value());
-}
 
 /// The window a permit reports, as a number: 0 for the first window, 1 for the next, ...; -1
 /// when the time is not the start of a window of `limiter`'s schedule.

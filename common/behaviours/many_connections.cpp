@@ -1,5 +1,6 @@
-// A thousand connections at once on one thread: every client sends its messages through the
-// echo server and checks every byte that comes back.
+// A behaviour of every stage with TCP sockets (chapter 5 on): a thousand connections at once
+// on one thread, every client sending its messages through the echo server and checking
+// every byte that comes back.
 #include <doctest/doctest.h>
 
 #include <string>

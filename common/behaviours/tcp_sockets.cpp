@@ -1,6 +1,7 @@
-// Tests of TcpListener and TcpStream over loopback: data arrives intact through partial reads
-// and writes, the end of a stream and a reset are outcomes (a value or an exception), never a
-// crash, and shutting the runtime down closes every descriptor it opened.
+// Behaviours of every stage with TCP sockets (chapter 5 on), TcpListener and TcpStream over
+// loopback: data arrives intact through partial reads and writes, the end of a stream and a
+// reset are outcomes (a value or an exception), never a crash, and shutting the runtime down
+// closes every descriptor it opened.
 #include <doctest/doctest.h>
 
 #include <dirent.h>

@@ -1,6 +1,6 @@
-// Tests of the I/O driver's parts: readiness and its tick, the translation of epoll's bits,
-// the park in epoll_wait that a push from another thread interrupts, and AsyncFd's refusal
-// outside a runtime.
+// Behaviours of every stage with chapter 5's I/O driver (chapter 5 on): readiness and its
+// tick, the translation of epoll's bits, the park in epoll_wait that a push from another
+// thread interrupts, and AsyncFd's refusal outside a runtime.
 #include <doctest/doctest.h>
 
 #include <sys/eventfd.h>
