@@ -37,10 +37,12 @@ private:
     int turns_left_;    // polls left before the body counts as stuck
 };
 
-/// rt::block_on(body), except that a body still pending after 1000 turns gives std::nullopt.
+/// rt::block_on(body), except that a body still pending after `turns` turns gives
+/// std::nullopt. A thousand suit tasks that only yield; moving megabytes through sockets
+/// takes about a thousand turns, so socket tests ask for more.
 template <class T>
-std::optional<T> block_on_bounded(rt::Task<T> body) {
-    return rt::block_on(Bounded<T>(std::move(body), 1000));
+std::optional<T> block_on_bounded(rt::Task<T> body, int turns = 1000) {
+    return rt::block_on(Bounded<T>(std::move(body), turns));
 }
 
 }  // namespace testing

@@ -13,23 +13,8 @@
 #include <vector>
 
 #include "rt/executor.hpp"
+#include "testing/printing.hpp"  // failure messages show vectors element by element
 #include "testing/wakers.hpp"
-
-// Failure messages show vectors as {a0, b0, c0} rather than doctest's {?}.
-namespace doctest {
-template <class T>
-struct StringMaker<std::vector<T>> {
-    static String convert(const std::vector<T>& values) {
-        String text = "{";
-        for (std::size_t i = 0; i < values.size(); ++i) {
-            if (i > 0) text += ", ";
-            text += toString(values[i]);
-        }
-        text += "}";
-        return text;
-    }
-};
-}  // namespace doctest
 
 namespace {
 

@@ -56,13 +56,12 @@ constexpr char stuck[] =
     "the test gave up: a task waited for bytes or for an end of stream that never came (bytes "
     "not copied, an end of stream not passed on, a connection never closed)";
 
-/// Run `body` on a new executor, as rt::block_on does, but give up (std::nullopt) after a million
-/// turns instead of waiting for ever. The executor never sleeps meanwhile: it turns, and
-/// collects the sockets' events between turns, so every wake these tests need still comes. (A
-/// million, not block_on_bounded's thousand: moving megabytes takes about a thousand turns.)
+/// Run `body` as rt::block_on does, but give up (std::nullopt) after a million turns instead
+/// of waiting for ever (common/include/testing/bounded.hpp). The executor collects the
+/// sockets' events between turns, so every wake these tests need still comes.
 template <class T>
 std::optional<T> run(rt::Task<T> body) {
-    return rt::block_on(testing::Bounded<T>(std::move(body), 1'000'000));
+    return testing::block_on_bounded(std::move(body), 1'000'000);
 }
 
 // ---- try_join's children -------------------------------------------------------------------
