@@ -1,12 +1,34 @@
-// Reading benchmark output and printing the stages' table (bench_report.hpp).
+// Reading benchmark output and writing the stages' table as text, Markdown and SVG
+// (bench_report.hpp).
 #include "bench_report.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <iterator>
 #include <sstream>
 
 namespace tutor {
+
+namespace {
+
+/// The figure of `workload` on `stage`, or nullptr when it has none.
+const BenchFigure* find_figure(const BenchFiguresByStage& figures, const std::string& stage,
+                               const std::string& workload) {
+    const auto by_stage = figures.find(stage);
+    if (by_stage == figures.end()) return nullptr;
+    const auto found = by_stage->second.find(workload);
+    return found == by_stage->second.end() ? nullptr : &found->second;
+}
+
+/// "247.3 ns/task": one decimal, as every writer prints a figure.
+std::string figure_text(const BenchFigure& figure) {
+    char value[48];
+    std::snprintf(value, sizeof value, "%.1f", figure.value);
+    return std::string(value) + " " + figure.unit;
+}
+
+}  // namespace
 
 const std::vector<std::string>& bench_workloads() {
     static const std::vector<std::string> names = {
@@ -35,9 +57,11 @@ std::map<std::string, BenchFigure> parse_bench_output(std::string_view output) {
     return figures;
 }
 
+bool bench_lower_is_better(std::string_view unit) { return unit != "req/s"; }
+
 std::string bench_table(const std::vector<std::string>& workloads,
                         const std::vector<std::string>& stages,
-                        const std::map<std::string, std::map<std::string, BenchFigure>>& figures) {
+                        const BenchFiguresByStage& figures) {
     constexpr int name_width = 15;
     constexpr int column_width = 20;
     std::string table;
@@ -53,21 +77,192 @@ std::string bench_table(const std::vector<std::string>& workloads,
         std::snprintf(cell, sizeof cell, "%-*s", name_width, workload.c_str());
         table += cell;
         for (const std::string& stage : stages) {
-            std::string text = "-";
-            if (auto by_stage = figures.find(stage); by_stage != figures.end()) {
-                if (auto found = by_stage->second.find(workload); found != by_stage->second.end()) {
-                    char value[48];
-                    std::snprintf(value, sizeof value, "%.1f %s", found->second.value,
-                                  found->second.unit.c_str());
-                    text = value;
-                }
-            }
+            const BenchFigure* figure = find_figure(figures, stage, workload);
+            const std::string text = figure ? figure_text(*figure) : "-";
             std::snprintf(cell, sizeof cell, "%*s", column_width, text.c_str());
             table += cell;
         }
         table += '\n';
     }
     return table;
+}
+
+std::string bench_markdown(const std::vector<std::string>& workloads,
+                           const std::vector<std::string>& stages,
+                           const BenchFiguresByStage& figures) {
+    // A "|" in a cell would end it: GitHub reads "\|" as the character.
+    const auto cell = [](const std::string& text) {
+        std::string escaped;
+        for (char c : text) {
+            if (c == '|') escaped += '\\';
+            escaped += c;
+        }
+        return escaped;
+    };
+    std::string table = "| workload |";
+    for (const std::string& stage : stages) table += " ch. " + cell(stage) + " |";
+    table += "\n|---|";
+    for (std::size_t i = 0; i < stages.size(); ++i) table += "---:|";
+    table += '\n';
+    for (const std::string& workload : workloads) {
+        table += "| " + cell(workload) + " |";
+        for (const std::string& stage : stages) {
+            const BenchFigure* figure = find_figure(figures, stage, workload);
+            table += " " + (figure ? cell(figure_text(*figure)) : std::string("-")) + " |";
+        }
+        table += '\n';
+    }
+    return table;
+}
+
+namespace {
+
+/// `text` with the characters XML gives a meaning escaped, for text and attribute values.
+std::string xml_text(std::string_view text) {
+    std::string escaped;
+    for (char c : text) {
+        switch (c) {
+            case '&':
+                escaped += "&amp;";
+                break;
+            case '<':
+                escaped += "&lt;";
+                break;
+            case '>':
+                escaped += "&gt;";
+                break;
+            case '"':
+                escaped += "&quot;";
+                break;
+            case '\'':
+                escaped += "&apos;";
+                break;
+            default:
+                escaped += c;
+        }
+    }
+    return escaped;
+}
+
+/// A stage's colour, by its position among the stages (Tableau 10, distinct and readable on
+/// white; an eleventh stage starts over).
+const char* stage_colour(std::size_t position) {
+    static constexpr const char* palette[] = {
+        "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+        "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+    };
+    return palette[position % std::size(palette)];
+}
+
+/// A coordinate or a length with one decimal ("440.0"): short, and the same digits for the
+/// same figures.
+std::string svg_length(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f", value);
+    return text;
+}
+
+}  // namespace
+
+std::string bench_svg(const std::vector<std::string>& workloads,
+                      const std::vector<std::string>& stages, const BenchFiguresByStage& figures,
+                      int threads) {
+    // The layout, in pixels: a fixed width; bars start after the stage labels and the longest
+    // of a group is `bar_width` long, leaving room for its "value unit" on the right.
+    constexpr int width = 760;
+    constexpr int margin = 20;
+    constexpr int legend_top = 58;
+    constexpr int legend_step = 90;  // between two legend entries
+    constexpr int first_heading = 96;
+    constexpr int heading_gap = 8;  // from a group's heading to its first bar
+    constexpr int row_height = 20;
+    constexpr int bar_height = 14;
+    constexpr int group_gap = 24;  // from a group's last bar to the next heading
+    constexpr int bar_left = 90;
+    constexpr double bar_width = 440;
+
+    // The groups: the workloads with at least one figure.
+    std::vector<std::string> groups;
+    for (const std::string& workload : workloads) {
+        for (const std::string& stage : stages) {
+            if (find_figure(figures, stage, workload)) {
+                groups.push_back(workload);
+                break;
+            }
+        }
+    }
+    const int group_height = heading_gap + static_cast<int>(stages.size()) * row_height;
+    int height = first_heading + margin;
+    if (!groups.empty()) {
+        height = first_heading + static_cast<int>(groups.size()) * (group_height + group_gap) -
+                 group_gap + margin;
+    }
+
+    std::string svg;
+    const auto line = [&svg](const std::string& text) { svg += text + '\n'; };
+    line("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) +
+         "\" height=\"" + std::to_string(height) + "\" viewBox=\"0 0 " + std::to_string(width) +
+         " " + std::to_string(height) + "\" font-family=\"sans-serif\" font-size=\"12\">");
+    line("<rect x=\"0\" y=\"0\" width=\"" + std::to_string(width) + "\" height=\"" +
+         std::to_string(height) + "\" fill=\"#ffffff\"/>");
+    const std::string runtime =
+        threads == 0 ? "the single-threaded runtime" : std::to_string(threads) + " worker threads";
+    line("<text x=\"" + std::to_string(margin) + "\" y=\"28\" font-size=\"16\" " +
+         "font-weight=\"bold\" fill=\"#222222\">tutor bench, --threads " + std::to_string(threads) +
+         ": " + xml_text(runtime) + "</text>");
+    line("<text x=\"" + std::to_string(margin) + "\" y=\"46\" fill=\"#555555\">" +
+         "Each workload&apos;s bars are scaled to its largest figure.</text>");
+
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+        const int x = margin + static_cast<int>(i) * legend_step;
+        line("<rect x=\"" + std::to_string(x) + "\" y=\"" + std::to_string(legend_top) +
+             "\" width=\"12\" height=\"12\" fill=\"" + stage_colour(i) + "\"/>");
+        line("<text x=\"" + std::to_string(x + 16) + "\" y=\"" + std::to_string(legend_top + 10) +
+             "\" fill=\"#222222\">ch. " + xml_text(stages[i]) + "</text>");
+    }
+
+    int heading = first_heading;
+    for (const std::string& workload : groups) {
+        // The group's scale, its unit and which way is better come from its figures.
+        double largest = 0;
+        std::string unit;
+        for (const std::string& stage : stages) {
+            if (const BenchFigure* figure = find_figure(figures, stage, workload)) {
+                if (unit.empty()) unit = figure->unit;
+                largest = std::max(largest, figure->value);
+            }
+        }
+        const std::string better =
+            bench_lower_is_better(unit) ? "lower is better" : "higher is better";
+        line("<text x=\"" + std::to_string(margin) + "\" y=\"" + std::to_string(heading) +
+             "\" font-size=\"13\" fill=\"#222222\"><tspan font-weight=\"bold\">" +
+             xml_text(workload) + "</tspan> (" + xml_text(unit) + ", " + better + ")</text>");
+        for (std::size_t i = 0; i < stages.size(); ++i) {
+            const int top = heading + heading_gap + static_cast<int>(i) * row_height;
+            const std::string baseline = std::to_string(top + 11);
+            line("<text x=\"" + std::to_string(bar_left - 6) + "\" y=\"" + baseline +
+                 "\" text-anchor=\"end\" fill=\"#555555\">ch. " + xml_text(stages[i]) + "</text>");
+            const BenchFigure* figure = find_figure(figures, stages[i], workload);
+            double length = 0;
+            if (figure) {
+                // The largest figure gets exactly bar_width; zero and below get no length.
+                if (figure->value >= largest && largest > 0) {
+                    length = bar_width;
+                } else if (largest > 0 && figure->value > 0) {
+                    length = figure->value / largest * bar_width;
+                }
+                line("<rect x=\"" + std::to_string(bar_left) + "\" y=\"" + std::to_string(top) +
+                     "\" width=\"" + svg_length(length) + "\" height=\"" +
+                     std::to_string(bar_height) + "\" fill=\"" + stage_colour(i) + "\"/>");
+            }
+            line("<text x=\"" + svg_length(bar_left + length + 6) + "\" y=\"" + baseline +
+                 "\" fill=\"#222222\">" + (figure ? xml_text(figure_text(*figure)) : "-") +
+                 "</text>");
+        }
+        heading += group_height + group_gap;
+    }
+    line("</svg>");
+    return svg;
 }
 
 }  // namespace tutor

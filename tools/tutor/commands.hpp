@@ -21,7 +21,15 @@ int hint_command(const Project& project, const std::optional<std::string>& exerc
 int reset_command(const Project& project, const std::string& exercise, bool yes);
 int diff_command(const Project& project, const std::string& from, const std::string& to);
 int test_command(const Project& project);
-int bench_command(const Project& project, const std::optional<std::string>& stage, int threads,
-                  const std::vector<std::string>& workloads);
+
+/// What `tutor bench` runs, and where it writes the figures besides the table it prints.
+struct BenchOptions {
+    std::optional<std::string> stage;    ///< only this chapter's stage (default: every one)
+    int threads = 0;                     ///< 0: the single-threaded runtime; N: N workers
+    std::vector<std::string> workloads;  ///< default: every timed workload, and idle_memory
+    std::string markdown_file;           ///< also write the table as Markdown here, if set
+    std::string svg_file;                ///< also write the SVG chart here, if set
+};
+int bench_command(const Project& project, const BenchOptions& options);
 
 }  // namespace tutor

@@ -135,17 +135,23 @@ int run(int argc, char** argv) {
 
     auto* test = app.add_subcommand("test", "Every build and test, with sanitizers: what CI runs");
 
-    std::optional<std::string> bench_stage;
-    int bench_threads = 0;
-    std::vector<std::string> bench_workloads;
+    tutor::BenchOptions bench_options;
     auto* bench = app.add_subcommand(
         "bench", "Run the benchmark workloads on every stage that has them; print one table");
-    bench->add_option("--stage", bench_stage, "Only chapter NN's stage");
+    bench->add_option("--stage", bench_options.stage, "Only chapter NN's stage");
     bench
-        ->add_option("--threads", bench_threads,
+        ->add_option("--threads", bench_options.threads,
                      "0: the single-threaded runtime (default); N: N worker threads")
         ->check(CLI::NonNegativeNumber);
-    bench->add_option("workloads", bench_workloads,
+    bench
+        ->add_option("--markdown", bench_options.markdown_file,
+                     "Also write the table to FILE as GitHub Markdown")
+        ->option_text("FILE");
+    bench
+        ->add_option("--svg", bench_options.svg_file,
+                     "Also write a bar chart of the figures to FILE as SVG")
+        ->option_text("FILE");
+    bench->add_option("workloads", bench_options.workloads,
                       "Workloads to run (default: all of them, and idle_memory)");
 
     reject_unknown_command(app, argc, argv);
@@ -168,9 +174,7 @@ int run(int argc, char** argv) {
     if (reset->parsed()) return tutor::reset_command(project, reset_exercise, reset_yes);
     if (diff->parsed()) return tutor::diff_command(project, diff_from, diff_to);
     if (test->parsed()) return tutor::test_command(project);
-    if (bench->parsed()) {
-        return tutor::bench_command(project, bench_stage, bench_threads, bench_workloads);
-    }
+    if (bench->parsed()) return tutor::bench_command(project, bench_options);
     (void)status;
     return tutor::status_command(project);
 }
