@@ -68,18 +68,25 @@ namespace detail {
 /// The executor that is running on this thread, if any: where rt::spawn puts new tasks.
 inline thread_local Executor* current_executor = nullptr;
 
-/// Makes `executor` the current one for a scope (run, run_until_idle, block_on).
+/// Makes `executor` the current one for a scope (run, run_until_idle, block_on), and its
+/// queue the one that wakes on this thread push to without a lock (rt/ready_queue.hpp).
 class EnterExecutor {
 public:
-    explicit EnterExecutor(Executor* executor) : previous_(current_executor) {
+    EnterExecutor(Executor* executor, ReadyQueue* queue)
+        : previous_(current_executor), previous_queue_(local_queue) {
         current_executor = executor;
+        local_queue = queue;
     }
-    ~EnterExecutor() { current_executor = previous_; }
+    ~EnterExecutor() {
+        current_executor = previous_;
+        local_queue = previous_queue_;
+    }
     EnterExecutor(const EnterExecutor&) = delete;
     EnterExecutor& operator=(const EnterExecutor&) = delete;
 
 private:
     Executor* previous_;
+    ReadyQueue* previous_queue_;
 };
 
 // snippet-begin: deferred
@@ -138,10 +145,10 @@ public:
     /// lets the task run on, detached.
     template <Future F>
     JoinHandle<typename F::Output> spawn(F future) {
-        auto* task = new detail::TaskCell<F>(std::move(future), queue_);  // refs: 1 (ours)
-        task->ref();                                                      // the handle's
+        // Born scheduled, with our reference, the handle's and the queue's (rt/task.hpp).
+        auto* task = new detail::TaskCell<F>(std::move(future), queue_);
         link(task);
-        task->schedule();  // the first poll, like any other, starts with a wake
+        queue_->push(task);  // the first poll, like any other, follows a wake
         return JoinHandle<typename F::Output>(task);
     }
 
@@ -166,7 +173,7 @@ public:
                 "tasks; co_await the future instead");
         }
         auto handle = spawn(std::move(future));
-        detail::EnterExecutor enter(this);
+        detail::EnterExecutor enter(this, queue_.get());
         RunStats stats;
         while (!handle.is_finished()) tick(stats);
         Waker waker = noop_waker();
@@ -183,7 +190,7 @@ public:
     /// and sleeping whenever no task is ready.
     RunStats run() {
         RunStats stats;
-        detail::EnterExecutor enter(this);
+        detail::EnterExecutor enter(this, queue_.get());
         const std::uint64_t pushes_before = queue_->pushes();
         while (live_count_ > 0) tick(stats);
         stats.queued = queue_->pushes() - pushes_before;
@@ -195,7 +202,7 @@ public:
     /// waiting stay spawned (a later run() finishes them; the destructor releases them).
     RunStats run_until_idle() {
         RunStats stats;
-        detail::EnterExecutor enter(this);
+        detail::EnterExecutor enter(this, queue_.get());
         const std::uint64_t pushes_before = queue_->pushes();
         for (;;) {
             while (detail::Task* task = queue_->try_pop()) run_task(task, stats);
