@@ -4,7 +4,6 @@
 // closes every descriptor it opened.
 #include <doctest/doctest.h>
 
-#include <dirent.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -21,6 +20,7 @@
 #include "rt/net/tcp_stream.hpp"
 #include "rt/sleep.hpp"
 #include "rt/yield_now.hpp"
+#include "testing/descriptors.hpp"
 
 using namespace std::chrono_literals;
 using rt::net::SocketAddress;
@@ -56,18 +56,6 @@ void small_buffers(const TcpStream& stream) {
     const int size = 16384;
     ::setsockopt(stream.native_handle(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     ::setsockopt(stream.native_handle(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-}
-
-/// Descriptors this process has open.
-int open_descriptors() {
-    int count = 0;
-    if (DIR* dir = ::opendir("/proc/self/fd")) {
-        while (const dirent* entry = ::readdir(dir)) {
-            if (entry->d_name[0] != '.') ++count;
-        }
-        ::closedir(dir);
-    }
-    return count - 1;  // the one opendir held
 }
 
 }  // namespace
@@ -229,7 +217,7 @@ TEST_SUITE("tcp") {
     }
 
     TEST_CASE("a runtime shut down with connections open and tasks waiting leaks no descriptor") {
-        const int before = open_descriptors();
+        const int before = testing::open_descriptors();
         {
             rt::Executor executor;
             executor.block_on([]() -> rt::Task<void> {
@@ -251,8 +239,8 @@ TEST_SUITE("tcp") {
                 for (int i = 0; i < 100; ++i) co_await rt::yield_now();
             });
             CHECK(executor.pending_tasks() > 20);  // listener, 10 clients, 10 echoes, sleeper
-            CHECK(open_descriptors() > before + 20);
+            CHECK(testing::open_descriptors() > before + 20);
         }
-        CHECK(open_descriptors() == before);
+        CHECK(testing::open_descriptors() == before);
     }
 }

@@ -6,7 +6,6 @@
 // clears readiness without losing the edge that follows.
 #include <doctest/doctest.h>
 
-#include <dirent.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -34,6 +33,7 @@
 #include "rt/sync/spin_lock.hpp"
 #include "rt/yield_now.hpp"
 #include "testing/bounded.hpp"
+#include "testing/descriptors.hpp"
 #include "testing/lifetimes.hpp"
 #include "testing/printing.hpp"
 
@@ -387,18 +387,6 @@ void wake_from_another_thread(std::optional<rt::Waker>& waker) {
     waker.reset();
 }
 
-/// Descriptors this process has open.
-int open_descriptors() {
-    int count = 0;
-    if (DIR* dir = ::opendir("/proc/self/fd")) {
-        while (const dirent* entry = ::readdir(dir)) {
-            if (entry->d_name[0] != '.') ++count;
-        }
-        ::closedir(dir);
-    }
-    return count - 1;  // the one opendir held
-}
-
 /// Spawn a task, let it leave its waker, wake it from another thread inside this poll (so the
 /// executor is running, not parked), then wait for it to run.
 rt::Task<std::vector<std::string>> wake_from_afar_while_running() {
@@ -504,7 +492,7 @@ TEST_SUITE("ready queue") {
     TEST_CASE("an executor destroyed with tasks in both lists releases every one, once") {
         constexpr int local = 3;
         constexpr int spawned_from_outside = 2;
-        const int descriptors_before = open_descriptors();
+        const int descriptors_before = testing::open_descriptors();
         Counts counts;
         {
             rt::Executor executor;
@@ -525,7 +513,7 @@ TEST_SUITE("ready queue") {
         for (const auto& destroyed : counts.destroyed) CHECK(*destroyed == 1);
         // Every task holds the ready queue, which owns an eventfd: a task not released would
         // keep it open. (The AddressSanitizer build's leak check sees the task itself.)
-        CHECK(open_descriptors() == descriptors_before);
+        CHECK(testing::open_descriptors() == descriptors_before);
     }
 }
 
