@@ -90,6 +90,8 @@ int bench_command(const Project& project, const BenchOptions& options) {
 
     std::vector<std::string> columns;
     BenchFiguresByStage figures;
+    bool failed = false;    // a benchmark program crashed or failed: the exit code says so
+    bool measured = false;  // at least one figure came back
     for (const Chapter* chapter : stages) {
         const std::string target = "tools/bench/bench-" + chapter->number;
         const BuildResult build = build_target(project, target);
@@ -111,6 +113,7 @@ int bench_command(const Project& project, const BenchOptions& options) {
                             ProcessOptions::captured().within(std::chrono::minutes(10)));
             for (auto& [name, figure] : parse_bench_output(result.output)) {
                 figures[chapter->number][name] = figure;
+                measured = true;
             }
             if (result.exit_code == 2) {
                 std::cerr << "tutor: chapter " << chapter->number << " cannot run " << workload
@@ -118,12 +121,19 @@ int bench_command(const Project& project, const BenchOptions& options) {
             } else if (result.exit_code != 0) {
                 std::cerr << "tutor: chapter " << chapter->number << "'s " << workload
                           << " failed (exit " << result.exit_code << ")\n";
+                failed = true;
             }
         }
     }
     if (columns.empty()) {
         std::cout << "tutor: no stage has a benchmark program in the build\n";
         return 1;
+    }
+    if (!measured && !failed) {
+        throw UsageError("no stage here can run " +
+                         (workloads.empty() ? std::string("the workloads") : workloads.front()) +
+                         " with --threads " + std::to_string(threads) +
+                         (threads > 0 ? " (multi-threaded runtimes come with chapter 7)" : ""));
     }
     const std::vector<std::string>& rows = workloads.empty() ? known : workloads;
     std::cout << "median of 7 runs each, --threads " << threads << " (0: single-threaded)\n\n"
@@ -136,7 +146,7 @@ int bench_command(const Project& project, const BenchOptions& options) {
         write_text_file(options.svg_file, bench_svg(rows, columns, figures, threads),
                         "the SVG chart");
     }
-    return 0;
+    return failed ? 1 : 0;
 }
 
 }  // namespace tutor
