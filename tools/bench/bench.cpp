@@ -409,7 +409,7 @@ int main(int argc, char** argv) {
     app.add_option("--threads", threads,
                    "0: the single-threaded runtime; N >= 1 needs the multi-threaded runtime "
                    "(chapter 7)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(CLI::Range(0, 256))
         ->capture_default_str();
     app.add_option("--port", port, "port for the http workload")->check(CLI::Range(1, 65535));
     if (auto exit_code = support::parse_command_line(app, argc, argv)) return *exit_code;

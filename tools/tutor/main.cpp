@@ -142,7 +142,7 @@ int run(int argc, char** argv) {
     bench
         ->add_option("--threads", bench_options.threads,
                      "0: the single-threaded runtime (default); N: N worker threads")
-        ->check(CLI::NonNegativeNumber);
+        ->check(CLI::Range(0, 256));
     bench
         ->add_option("--markdown", bench_options.markdown_file,
                      "Also write the table to FILE as GitHub Markdown")
