@@ -36,33 +36,27 @@ public:
     static constexpr std::size_t max_cached = std::size_t{16} << 20;  // per thread
 
     static void* allocate(std::size_t size) {
-        if (enabled && size <= max_block) {
-            State& state = local();
-            if (!state.gone) {
-                const std::size_t index = class_of(size);
-                if (Block* block = state.free[index]) {
-                    state.free[index] = block->next;
-                    state.cached -= (index + 1) * granule;
-                    return block;
-                }
-                return ::operator new((index + 1) * granule);
+        if (enabled && size <= max_block && !state.gone) {
+            const std::size_t index = class_of(size);
+            if (Block* block = state.free[index]) {
+                state.free[index] = block->next;
+                state.cached -= block_bytes(index);
+                return block;
             }
+            return ::operator new(block_bytes(index));  // the class's size: it may be cached
         }
         return ::operator new(size);
     }
 
     static void deallocate(void* memory, std::size_t size) noexcept {
-        if (enabled && size <= max_block) {
-            State& state = local();
+        if (enabled && size <= max_block && !state.gone) {
             const std::size_t index = class_of(size);
-            const std::size_t bytes = (index + 1) * granule;
-            if (!state.gone && state.cached + bytes <= max_cached) {
+            if (state.cached + block_bytes(index) <= max_cached) {
+                release_at_exit();
                 state.free[index] = new (memory) Block{state.free[index]};
-                state.cached += bytes;
+                state.cached += block_bytes(index);
                 return;
             }
-            ::operator delete(memory);
-            return;
         }
         ::operator delete(memory);
     }
@@ -75,6 +69,7 @@ private:
     static std::size_t class_of(std::size_t size) noexcept {
         return size == 0 ? 0 : (size - 1) / granule;
     }
+    static std::size_t block_bytes(std::size_t index) noexcept { return (index + 1) * granule; }
 
     /// Trivially destructible, so that it is never destroyed: a frame freed late in a thread's
     /// exit (by another thread_local's destructor) still finds it, with `gone` set.
@@ -99,10 +94,11 @@ private:
         }
     };
 
-    static State& local() noexcept {
-        thread_local Releaser releaser;  // constructed on the thread's first use of the pool
+    /// Makes sure this thread's Releaser exists: called before a block is kept, so that only
+    /// keeping pays for the check, and allocating (a pop from a list) does not.
+    static void release_at_exit() noexcept {
+        thread_local Releaser releaser;  // constructed on the first call on this thread
         (void)releaser;
-        return state;
     }
     static inline thread_local State state{};
 };
