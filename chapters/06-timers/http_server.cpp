@@ -1,6 +1,8 @@
 // http-server: the HTTP/1.1 server of the benchmarks' `http` workload (http/server.hpp) on
 // this chapter's single-threaded runtime, for wrk to measure. It serves until it is killed
-// (SIGINT, SIGTERM: the default action ends the process); stdout stays empty.
+// (SIGINT, SIGTERM: the default action ends the process); stdout stays empty. Its options
+// include the server's two timeouts, with http::Options' defaults.
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -25,17 +27,24 @@ std::string address_text(const std::string& host, int port) {
 }
 
 /// Bind, say where, and serve for ever.
-rt::Task<void> run(rt::net::SocketAddress address) {
+rt::Task<void> run(rt::net::SocketAddress address, http::Options options) {
     rt::net::TcpListener listener = rt::net::TcpListener::bind(address);
     std::fprintf(stderr, "serving HTTP/1.1 on %s\n", listener.local_address().to_string().c_str());
-    co_await http::serve(std::move(listener));
+    co_await http::serve(std::move(listener), options);
 }
+
+/// The longest timeout the options accept, in milliseconds: a day, far more than any client
+/// needs, and far from where a deadline could overflow.
+constexpr std::int64_t longest_timeout_ms = 24 * 60 * 60 * 1000;
 
 }  // namespace
 
 int main(int argc, char** argv) {
     std::string host = "127.0.0.1";
     int port = 8080;
+    const http::Options defaults;
+    std::int64_t header_timeout_ms = defaults.header_timeout.count();
+    std::int64_t idle_timeout_ms = defaults.idle_timeout.count();
 
     CLI::App app{
         "The HTTP/1.1 server of the benchmarks' `http` workload, on chapter 6's runtime (one "
@@ -56,12 +65,27 @@ int main(int argc, char** argv) {
     app.add_option("--port", port, "port to listen on; 0 picks a free one (printed on stderr)")
         ->check(CLI::Range(0, 65535))
         ->capture_default_str();
+    app.add_option("--header-timeout-ms", header_timeout_ms,
+                   "a request's head must arrive within this many ms of when the server began "
+                   "waiting for it (the accept, the previous response, or its first byte after "
+                   "a silence), or the connection is closed")
+        ->check(CLI::Range(std::int64_t{1}, longest_timeout_ms))
+        ->capture_default_str();
+    app.add_option("--idle-timeout-ms", idle_timeout_ms,
+                   "a connection with no request in progress is closed after this many ms of "
+                   "silence")
+        ->check(CLI::Range(std::int64_t{1}, longest_timeout_ms))
+        ->capture_default_str();
     if (auto exit_code = support::parse_command_line(app, argc, argv)) return *exit_code;
 
     // wrk needs 64 descriptors, a hostile client thousands: ask for plenty, as servers do.
     support::raise_descriptor_limit(1 << 20);
     try {
-        rt::block_on(run(rt::net::SocketAddress::parse(address_text(host, port))));
+        const http::Options options{
+            .header_timeout = std::chrono::milliseconds(header_timeout_ms),
+            .idle_timeout = std::chrono::milliseconds(idle_timeout_ms),
+        };
+        rt::block_on(run(rt::net::SocketAddress::parse(address_text(host, port)), options));
     } catch (const std::system_error& error) {  // EADDRINUSE, EACCES, EADDRNOTAVAIL, ...
         std::fprintf(stderr, "http-server: cannot serve: %s\n", error.what());
         return 1;

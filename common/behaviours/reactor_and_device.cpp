@@ -1,6 +1,12 @@
 // Behaviour tests of every stage with chapter 3's reactors and simulated device (chapters 3
 // and 4): the seed's wake-all reactor and what it costs, the keyed reactor, the device on its
 // own thread, and the lost-wakeup race shown and fixed.
+//
+// Most tests choose the moment a request completes (device.complete), and depend on no timing.
+// Two count what happens when the device's thread completes requests at their latency, which
+// needs the executor to have polled (and slept) before: they try a short latency and, when the
+// run was too slow for it, a longer one (with_growing_spans). No verdict depends on the
+// machine's speed, only the tests' duration does.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -16,6 +22,8 @@
 #include "rt/device.hpp"
 #include "rt/executor.hpp"
 #include "rt/reactor.hpp"
+#include "testing/eventually.hpp"
+#include "testing/growing_spans.hpp"
 #include "testing/wakers.hpp"
 
 using namespace std::chrono_literals;
@@ -114,19 +122,29 @@ private:
     std::atomic<int> alive_{0};
 };
 
+/// How run_until_done_or_stuck ended.
+enum class RunEnd {
+    done,      // every task completed
+    stuck,     // tasks wait, no request is in flight and none is ready: a lost wakeup
+    too_long,  // still going after testing::patience(): the device's thread stopped completing
+};
+
 /// Drive the executor until every task is done, or until no task can ever be woken again:
-/// no request in flight, none ready. Returns false in the second case, a lost wakeup. Never
-/// sleeps and never hangs: what it waits for is the device's µs latencies.
+/// no request in flight, none ready. Never sleeps: what it waits for is the device's µs
+/// latencies; and never hangs: it gives up after testing::patience().
 template <class Reactor>
-bool run_until_done_or_stuck(rt::Executor& executor, rt::Device<Reactor>& device) {
+RunEnd run_until_done_or_stuck(rt::Executor& executor, rt::Device<Reactor>& device) {
+    const auto give_up = std::chrono::steady_clock::now() + testing::patience();
     for (;;) {
         // Read before polling: if nothing was in flight then, and the poll below finds no task
         // ready, every completion's wake was already delivered (completed() acquires) and
         // nothing can be submitted without a poll: the waiting tasks will never be woken.
         const bool quiet = device.completed() == device.submitted();
         const rt::RunStats stats = executor.run_until_idle();
-        if (executor.pending_tasks() == 0) return true;
-        if (quiet && stats.polls == 0) return false;
+        if (executor.pending_tasks() == 0) return RunEnd::done;
+        if (quiet && stats.polls == 0) return RunEnd::stuck;
+        if (std::chrono::steady_clock::now() >= give_up) return RunEnd::too_long;
+        if (stats.polls == 0) std::this_thread::yield();  // let the device's thread have the CPU
     }
 }
 
@@ -327,15 +345,24 @@ TEST_SUITE("keyed reactor") {
 TEST_SUITE("device") {
     TEST_CASE_TEMPLATE("the device's thread completes a request and wakes a sleeping executor", R,
                        rt::WakeAllReactor, rt::KeyedReactor) {
-        R reactor;
-        rt::Device device(reactor);
-        rt::Executor executor;
-        auto seen = std::make_shared<Seen>();
-        executor.spawn(Waiter(device.request(5ms), 0, seen));
-        const rt::RunStats stats = executor.run();  // sleeps until the device's thread wakes it
-        CHECK(stats.polls == 2);
-        CHECK(stats.parks >= 1);
-        CHECK(seen->requests_done == 1);
+        // Two polls and a sleep need the request to be still in flight at the first poll, and
+        // when the executor finds nothing to run: a run too slow for the latency tries a
+        // longer one.
+        const bool slept = testing::with_growing_spans([](std::chrono::milliseconds latency) {
+            R reactor;
+            rt::Device device(reactor);
+            rt::Executor executor;
+            auto seen = std::make_shared<Seen>();
+            executor.spawn(Waiter(device.request(latency), 0, seen));
+            const rt::RunStats stats = executor.run();  // sleeps until the device's thread wakes it
+            CHECK(seen->requests_done == 1);
+            if (stats.polls == 1) return false;  // complete before its first poll ended
+            CHECK(stats.polls == 2);
+            return stats.parks >= 1;  // or the completion came before the executor slept
+        });
+        CHECK_MESSAGE(slept,
+                      "the executor never slept while its task waited for the device's "
+                      "thread, even with a latency of 10 s");
     }
 
     TEST_CASE_TEMPLATE("a request complete before its first poll is ready without registering", R,
@@ -351,13 +378,28 @@ TEST_SUITE("device") {
     }
 
     TEST_CASE("requests complete in the order of their deadlines, not of their submission") {
-        rt::KeyedReactor reactor;
-        rt::Device device(reactor);
-        rt::Executor executor;
-        auto seen = std::make_shared<Seen>();
-        for (int id : {3, 1, 2}) executor.spawn(Waiter(device.request(id * 10ms), id, seen));
-        executor.run();
-        CHECK(seen->order == std::vector<int>{1, 2, 3});
+        // A latency counts from its submission, so the deadlines are in id order only if the
+        // three submissions took less than one step; and the tasks finish in completion order
+        // only if every request was still in flight at its task's first poll (two polls each).
+        // A run too slow for either tries a longer step.
+        const bool in_time = testing::with_growing_spans([](std::chrono::milliseconds step) {
+            rt::KeyedReactor reactor;
+            rt::Device device(reactor);
+            rt::Executor executor;
+            auto seen = std::make_shared<Seen>();
+            const auto before = std::chrono::steady_clock::now();
+            for (int id : {3, 1, 2}) executor.spawn(Waiter(device.request(id * step), id, seen));
+            const bool deadlines_in_order = std::chrono::steady_clock::now() - before < step;
+            executor.run();
+            CHECK(seen->requests_done == 3);
+            if (!deadlines_in_order || seen->polls < 6) return false;
+            CHECK(seen->order == std::vector<int>{1, 2, 3});
+            CHECK(seen->polls == 6);
+            return true;
+        });
+        CHECK_MESSAGE(in_time,
+                      "the requests were never all submitted and polled before the "
+                      "first of them completed, even 10 s apart");
     }
 
     TEST_CASE("a request completes once: completing it again reports false and wakes nobody") {
@@ -449,7 +491,12 @@ TEST_SUITE("lost wakeup") {
                 executor.spawn(Chain(device, requests_per_task,
                                      static_cast<std::uint32_t>(round * tasks + t + 1)));
             }
-            if (!run_until_done_or_stuck(executor, device)) ++stuck_rounds;
+            const RunEnd end = run_until_done_or_stuck(executor, device);
+            REQUIRE_MESSAGE(end != RunEnd::too_long,
+                            "round " << round
+                                     << ": requests of µs latencies were still in "
+                                        "flight after testing::patience()");
+            if (end == RunEnd::stuck) ++stuck_rounds;
             // A stuck round's tasks are released by the executor's destructor, here.
         }
         CHECK(stuck_rounds == 0);

@@ -3,6 +3,11 @@
 // sleeps, wakes during a poll, shutdown without leaks, and sleeping tasks. Compiled into each
 // such stage's tests; the stage's own headers come first on the include path. The tests of
 // the timer thread itself (chapters 2 to 5) are in timer_thread_sleep.cpp.
+//
+// A test that needs one thing to happen before another that it cannot order itself (a poll
+// before a sleep's deadline, the executor asleep before a wake from another thread) tries a
+// short span and, when the run was too slow for it, a longer one (with_growing_spans): the
+// verdict never depends on the machine's speed, only the test's duration does.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -13,6 +18,7 @@
 
 #include "rt/executor.hpp"
 #include "rt/sleep.hpp"
+#include "testing/growing_spans.hpp"
 #include "testing/wakers.hpp"
 
 using namespace std::chrono_literals;
@@ -44,11 +50,11 @@ private:
     int polled_ = 0;
 };
 
-/// Hands its waker to a thread that wakes it after a short pause; ready on the next poll.
+/// Hands its waker to a thread that wakes it after `pause`; ready on the next poll.
 class WokenByThread {
 public:
     using Output = void;
-    WokenByThread() = default;
+    explicit WokenByThread(std::chrono::milliseconds pause) : pause_(pause) {}
     WokenByThread(WokenByThread&&) = default;
     ~WokenByThread() {
         if (thread_.joinable()) thread_.join();
@@ -56,15 +62,16 @@ public:
 
     rt::Poll<void> poll(rt::Context& cx) {
         if (thread_.joinable()) return rt::ready;  // the thread was started: this is the wake
-        thread_ = std::thread([waker = cx.waker()]() mutable {
-            std::this_thread::sleep_for(10ms);
+        thread_ = std::thread([waker = cx.waker(), pause = pause_]() mutable {
+            std::this_thread::sleep_for(pause);
             std::move(waker).wake();
         });
         return rt::pending;
     }
 
 private:
-    std::thread thread_;
+    std::chrono::milliseconds pause_;
+    std::thread thread_;  // joined by the destructor: the task's end waits for it
 };
 
 /// Keeps a clone of its own task's waker and never completes: a task that keeps itself
@@ -116,12 +123,19 @@ TEST_SUITE("wakers") {
     }
 
     TEST_CASE("the executor sleeps until a waker fires on another thread, then polls once more") {
-        rt::Executor executor;
-        executor.spawn(WokenByThread{});
-        const rt::RunStats stats = executor.run();
-        CHECK(stats.polls == 2);
-        CHECK(stats.parks >= 1);
-        CHECK(stats.completed == 1);
+        // The executor sleeps only if the wake comes after it found its queue empty: the
+        // thread pauses before waking, and a run too slow for the pause tries a longer one.
+        const bool slept = testing::with_growing_spans([](std::chrono::milliseconds pause) {
+            rt::Executor executor;
+            executor.spawn(WokenByThread(pause));
+            const rt::RunStats stats = executor.run();
+            CHECK(stats.polls == 2);
+            CHECK(stats.completed == 1);
+            return stats.parks >= 1;
+        });
+        CHECK_MESSAGE(slept,
+                      "the executor never slept while its only task waited for a wake "
+                      "from another thread, even for 10 s");
     }
 
     TEST_CASE("a wake that arrives while the task is polled queues it again") {
@@ -199,19 +213,24 @@ TEST_SUITE("shutdown") {
 
 TEST_SUITE("sleep") {
     TEST_CASE("a task waiting on a sleep is polled twice: to register, and after the wake") {
-        rt::Executor executor;
-        auto flag = std::make_shared<int>(0);
-        const auto start = rt::Clock::now();
-        executor.spawn(SleepThenFlag(20ms, flag));
-        const rt::RunStats stats = executor.run();
-        CHECK(rt::Clock::now() - start >= 20ms);
-        CHECK(*flag == 1);
-        CHECK(stats.polls == 2);
+        const bool in_time = testing::with_growing_spans([](std::chrono::milliseconds duration) {
+            rt::Executor executor;
+            auto flag = std::make_shared<int>(0);
+            const auto start = rt::Clock::now();
+            executor.spawn(SleepThenFlag(duration, flag));
+            const rt::RunStats stats = executor.run();
+            CHECK(rt::Clock::now() - start >= duration);
+            CHECK(*flag == 1);
+            if (stats.polls == 1) return false;  // the first poll came after the deadline
+            CHECK(stats.polls == 2);
+            return true;
+        });
+        CHECK_MESSAGE(in_time,
+                      "the task's first poll never came before its sleep's deadline, "
+                      "even 10 s away");
     }
 
     TEST_CASE("many sleeps wake in deadline order, each task polled twice") {
-        rt::Executor executor;
-        auto order = std::make_shared<std::vector<int>>();
         struct Recorder {
             using Output = void;
             rt::Sleep sleep;
@@ -223,9 +242,26 @@ TEST_SUITE("sleep") {
                 return rt::ready;
             }
         };
-        for (int id : {3, 1, 2}) executor.spawn(Recorder{rt::sleep(id * 15ms), id, order});
-        const rt::RunStats stats = executor.run();
-        CHECK(*order == std::vector<int>{1, 2, 3});
-        CHECK(stats.polls == 6);
+        // Deadlines from one start, so their order is certain. If every task answered pending
+        // to its first poll (six polls in all), the wakes come in deadline order and the ready
+        // queue keeps it; a task first polled after its deadline finishes at that poll, out of
+        // turn, and a run that slow tries a longer step.
+        const bool in_time = testing::with_growing_spans([](std::chrono::milliseconds step) {
+            rt::Executor executor;
+            auto order = std::make_shared<std::vector<int>>();
+            const auto start = rt::Clock::now();
+            for (int id : {3, 1, 2}) {
+                executor.spawn(Recorder{rt::sleep_until(start + id * step), id, order});
+            }
+            const rt::RunStats stats = executor.run();
+            CHECK(order->size() == 3);
+            if (stats.polls < 6) return false;  // a first poll came after its deadline
+            CHECK(*order == std::vector<int>{1, 2, 3});
+            CHECK(stats.polls == 6);
+            return true;
+        });
+        CHECK_MESSAGE(in_time,
+                      "the three tasks' first polls never all came before their sleeps' "
+                      "deadlines, even 10 s apart");
     }
 }

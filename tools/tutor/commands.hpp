@@ -20,7 +20,8 @@ int hint_command(const Project& project, const std::optional<std::string>& exerc
                  bool reset);
 int reset_command(const Project& project, const std::string& exercise, bool yes);
 int diff_command(const Project& project, const std::string& from, const std::string& to);
-int test_command(const Project& project);
+/// Every build and test; each test `repeat` times in each build.
+int test_command(const Project& project, int repeat = 1);
 
 /// What `tutor bench` runs, and where it writes the figures besides the table it prints.
 struct BenchOptions {

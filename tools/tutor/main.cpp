@@ -133,7 +133,12 @@ int run(int argc, char** argv) {
     diff->add_option("NN", diff_from, "The chapter to compare from")->required();
     diff->add_option("MM", diff_to, "The chapter to compare to")->required();
 
+    int test_repeat = 1;
     auto* test = app.add_subcommand("test", "Every build and test, with sanitizers: what CI runs");
+    test->add_option("--repeat", test_repeat,
+                     "Run every test N times in each build, to catch a flaky one (default: 1)")
+        ->check(CLI::Range(1, 1000))
+        ->option_text("N");
 
     tutor::BenchOptions bench_options;
     auto* bench = app.add_subcommand(
@@ -173,7 +178,7 @@ int run(int argc, char** argv) {
     if (hint->parsed()) return tutor::hint_command(project, hint_exercise, hint_all, hint_reset);
     if (reset->parsed()) return tutor::reset_command(project, reset_exercise, reset_yes);
     if (diff->parsed()) return tutor::diff_command(project, diff_from, diff_to);
-    if (test->parsed()) return tutor::test_command(project);
+    if (test->parsed()) return tutor::test_command(project, test_repeat);
     if (bench->parsed()) return tutor::bench_command(project, bench_options);
     (void)status;
     return tutor::status_command(project);

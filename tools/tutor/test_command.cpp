@@ -10,8 +10,9 @@
 
 // Three builds: build/ (all tests), build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer,
 // all tests) and build-tsan/ (ThreadSanitizer, the suite 'threads'). Their output streams
-// through; results are counted from meson's testlog.json. Learner exercises are not meson
-// tests, so unfinished work never fails this.
+// through; results are counted from meson's testlog.json, one result per run of a test, so
+// `--repeat N` (meson test --repeat) counts every run: a test that fails once in N counts. Learner
+// exercises are not meson tests, so unfinished work never fails this.
 
 namespace tutor {
 
@@ -58,7 +59,7 @@ bool configure(const Project& project, const BuildPlan& plan) {
     return run_process(argv, ProcessOptions().in(project.root())).exit_code == 0;
 }
 
-BuildOutcome run_build(const Project& project, const BuildPlan& plan) {
+BuildOutcome run_build(const Project& project, const BuildPlan& plan, int repeat) {
     BuildOutcome outcome{plan.dir, {}, false, ""};
     const fs::path dir = project.root() / plan.dir;
     if (!configure(project, plan)) {
@@ -86,6 +87,7 @@ BuildOutcome run_build(const Project& project, const BuildPlan& plan) {
     std::vector<std::string> meson{"meson", "test", "-C", dir.string(), "--print-errorlogs"};
     if (!plan.only_test_dependencies) meson.push_back("--no-rebuild");
     if (!plan.suite.empty()) meson.insert(meson.end(), {"--suite", plan.suite});
+    if (repeat > 1) meson.insert(meson.end(), {"--repeat", std::to_string(repeat)});
     if (plan.timeout_multiplier != 1) {
         meson.insert(meson.end(),
                      {"--timeout-multiplier", std::to_string(plan.timeout_multiplier)});
@@ -123,7 +125,7 @@ std::vector<SuiteTest> suite_tests(const Project& project, const std::string& su
 
 }  // namespace
 
-int test_command(const Project& project) {
+int test_command(const Project& project, int repeat) {
     const std::vector<std::pair<std::string, std::string>> sanitizer_env{
         {"ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1"},
         {"UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1"},
@@ -145,8 +147,8 @@ int test_command(const Project& project) {
                          true};
 
     std::vector<BuildOutcome> outcomes;
-    outcomes.push_back(run_build(project, plain));
-    outcomes.push_back(run_build(project, asan));
+    outcomes.push_back(run_build(project, plain, repeat));
+    outcomes.push_back(run_build(project, asan, repeat));
 
     std::vector<SuiteTest> threaded;
     if (!outcomes.front().build_failed) threaded = suite_tests(project, tsan.suite);
@@ -156,7 +158,7 @@ int test_command(const Project& project) {
         heading("build-tsan: skipped: " + why);
         outcomes.push_back({tsan.dir, {}, false, why});
     } else {
-        outcomes.push_back(run_build(project, tsan));
+        outcomes.push_back(run_build(project, tsan, repeat));
     }
 
     const auto& s = Style::for_stdout();

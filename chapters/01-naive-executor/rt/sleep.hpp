@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "rt/deadline.hpp"
 #include "rt/future.hpp"
 
 namespace rt {
@@ -33,10 +34,9 @@ private:
 };
 // snippet-end: sleep
 
-/// A future that is ready `duration` after this call.
-inline Sleep sleep(std::chrono::nanoseconds duration) {
-    return Sleep(Sleep::Clock::now() + duration);
-}
+/// A future that is ready `duration` after this call (nanoseconds::max(): never; the
+/// deadline saturates instead of overflowing, rt/deadline.hpp).
+inline Sleep sleep(std::chrono::nanoseconds duration) { return Sleep(deadline_after(duration)); }
 
 /// A future that is ready at `deadline`.
 inline Sleep sleep_until(Sleep::Clock::time_point deadline) { return Sleep(deadline); }

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "rt/deadline.hpp"
 #include "rt/future.hpp"
 
 namespace rt {
@@ -152,10 +153,9 @@ private:
     bool registered_ = false;
 };
 
-/// A future that is ready `duration` after this call.
-inline Sleep sleep(std::chrono::nanoseconds duration) {
-    return Sleep(Clock::now() + std::chrono::duration_cast<Clock::duration>(duration));
-}
+/// A future that is ready `duration` after this call (nanoseconds::max(): never; the
+/// deadline saturates instead of overflowing, rt/deadline.hpp).
+inline Sleep sleep(std::chrono::nanoseconds duration) { return Sleep(deadline_after(duration)); }
 
 /// A future that is ready at `deadline`.
 inline Sleep sleep_until(Clock::time_point deadline) { return Sleep(deadline); }

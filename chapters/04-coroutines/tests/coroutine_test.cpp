@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -16,6 +17,7 @@
 #include "rt/reactor.hpp"
 #include "rt/sleep.hpp"
 #include "rt/yield_now.hpp"
+#include "testing/growing_spans.hpp"
 #include "testing/lifetimes.hpp"
 #include "testing/wakers.hpp"
 
@@ -226,17 +228,26 @@ TEST_SUITE("coroutines on the executor") {
     }
 
     TEST_CASE("chapter 2's sleep works under co_await, with one poll to wait and one to finish") {
-        rt::Executor executor;
-        bool done = false;
-        auto sleeper = [&done]() -> rt::Task<void> {
-            co_await rt::sleep(10ms);
-            done = true;
-        };
-        executor.spawn(sleeper());
-        const rt::RunStats stats = executor.run();
-        CHECK(done);
-        CHECK(stats.polls == 2);
-        CHECK(stats.parks >= 1);
+        // Two polls and a sleep of the executor need the first poll to come before the
+        // deadline, and the executor to find nothing to run before it: a run too slow for the
+        // sleep tries a longer one.
+        const bool slept = testing::with_growing_spans([](std::chrono::milliseconds duration) {
+            rt::Executor executor;
+            bool done = false;
+            auto sleeper = [&done, duration]() -> rt::Task<void> {
+                co_await rt::sleep(duration);
+                done = true;
+            };
+            executor.spawn(sleeper());
+            const rt::RunStats stats = executor.run();
+            CHECK(done);
+            if (stats.polls == 1) return false;  // the sleep was over at its first poll
+            CHECK(stats.polls == 2);
+            return stats.parks >= 1;  // or the timer fired before the executor went to sleep
+        });
+        CHECK_MESSAGE(slept,
+                      "the executor never slept while its task awaited a sleep, even "
+                      "one of 10 s");
     }
 
     TEST_CASE("chapter 3's device requests work under co_await") {
@@ -250,11 +261,25 @@ TEST_SUITE("coroutines on the executor") {
             finished.push_back(id);
         };
         // snippet-end: device-client
-        executor.spawn(client(1, 30ms));
-        executor.spawn(client(2, 5ms));
-        const rt::RunStats stats = executor.run();
+        // The test completes every request itself (the device's thread never does, with an
+        // hour of latency), in the order it chooses, so nothing depends on timing. A device
+        // numbers its requests 1, 2, 3, ... in the order they are submitted.
+        executor.spawn(client(1, 1h));
+        executor.spawn(client(2, 1h));
+        std::uint64_t polls = executor.run_until_idle().polls;  // both submit: 1 and 2
+        REQUIRE(device.submitted() == 2);
+        const auto complete = [&](rt::Token token) {
+            CHECK(device.complete(token));
+            polls += executor.run_until_idle().polls;
+        };
+        complete(2);  // client 2 goes on to its second request, 3
+        complete(3);  // and finishes, while client 1 still waits
+        CHECK(finished == std::vector<int>{2});
+        complete(1);  // client 1 goes on to its second request, 4
+        complete(4);
         CHECK(finished == std::vector<int>{2, 1});
-        CHECK(stats.polls == 6);  // each task: start, and one poll per completed request
+        CHECK(executor.pending_tasks() == 0);
+        CHECK(polls == 6);  // each task: start, and one poll per completed request
         CHECK(reactor.wakes() == 4);
     }
 }

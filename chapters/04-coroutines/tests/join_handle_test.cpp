@@ -2,6 +2,7 @@
 // channel under co_await.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -16,6 +17,8 @@
 #include "rt/sleep.hpp"
 #include "rt/sync/oneshot.hpp"
 #include "rt/yield_now.hpp"
+#include "testing/eventually.hpp"
+#include "testing/growing_spans.hpp"
 #include "testing/lifetimes.hpp"
 #include "testing/wakers.hpp"
 
@@ -24,6 +27,27 @@ using namespace std::chrono_literals;
 using testing::DestructionCounter;
 
 namespace {
+
+/// Polls `future` and, each time it answers pending (so it has stored its waker, and whoever
+/// completes it must wake the task), sets `waiting`: what another thread waits for before it
+/// acts, so that its action certainly comes while the task waits, and is what wakes it.
+template <rt::Future F>
+class Announced {
+public:
+    using Output = typename F::Output;
+    Announced(F future, std::atomic<bool>& waiting)
+        : future_(std::move(future)), waiting_(&waiting) {}
+
+    rt::Poll<Output> poll(rt::Context& cx) {
+        rt::Poll<Output> polled = future_.poll(cx);
+        if (polled.is_pending()) waiting_->store(true);
+        return polled;
+    }
+
+private:
+    F future_;
+    std::atomic<bool>* waiting_;  // the test's; outlives the task
+};
 
 rt::Task<int> square_later(int n) {
     co_await rt::yield_now();
@@ -203,14 +227,20 @@ TEST_SUITE("abort") {
     TEST_CASE("abort from another thread cancels a task the executor is waiting on") {
         auto destroyed = std::make_shared<int>(0);
         auto [sender, receiver] = rt::sync::oneshot::channel<int>();
+        std::atomic<bool> waiting{false};
         rt::Executor executor;
-        rt::JoinHandle<void> handle = executor.spawn(waits_forever(destroyed, std::move(receiver)));
-        std::jthread aborter([&handle] {
-            std::this_thread::sleep_for(5ms);
-            handle.abort();
+        rt::JoinHandle<void> handle =
+            executor.spawn(Announced(waits_forever(destroyed, std::move(receiver)), waiting));
+        bool aborted_while_waiting = false;
+        std::jthread aborter([&] {
+            aborted_while_waiting = testing::eventually([&] { return waiting.load(); });
+            handle.abort();  // in any case, so that run() returns
         });
-        executor.run();  // returns only once the aborted task is gone
+        const rt::RunStats stats = executor.run();  // returns only once the aborted task is gone
+        aborter.join();
+        CHECK_MESSAGE(aborted_while_waiting, "the task never answered pending to its first poll");
         CHECK(*destroyed == 1);
+        CHECK(stats.polls == 1);  // the abort destroyed it: it was never polled again
     }
 }
 
@@ -257,18 +287,33 @@ TEST_SUITE("block_on and spawn") {
     }
 
     TEST_CASE("tasks sleeping concurrently finish in deadline order, not spawn order") {
-        std::vector<int> order;
-        rt::block_on([&order]() -> rt::Task<void> {
-            std::vector<rt::JoinHandle<void>> handles;
-            for (int id : {3, 1, 2}) {
-                handles.push_back(rt::spawn([id, &order]() -> rt::Task<void> {
-                    co_await rt::sleep(id * 15ms);
-                    order.push_back(id);
-                }));
-            }
-            for (auto& handle : handles) co_await handle;
+        // Deadlines from one start, so their order is certain. The tasks finish in it if every
+        // sleep was still pending at its first poll, which the main task checks once the three
+        // have had it: a run too slow for that tries a longer step.
+        const bool in_time = testing::with_growing_spans([](std::chrono::milliseconds step) {
+            std::vector<int> order;
+            const bool registered_in_time = rt::block_on([&order, step]() -> rt::Task<bool> {
+                const auto start = rt::Clock::now();
+                std::vector<rt::JoinHandle<void>> handles;
+                for (int id : {3, 1, 2}) {
+                    handles.push_back(rt::spawn([id, start, step, &order]() -> rt::Task<void> {
+                        co_await rt::sleep_until(start + id * step);
+                        order.push_back(id);
+                    }));
+                }
+                co_await rt::yield_now();  // queued behind the three: they have been polled
+                const bool before_first_deadline = rt::Clock::now() < start + step;
+                for (auto& handle : handles) co_await handle;
+                co_return before_first_deadline;
+            });
+            CHECK(order.size() == 3);
+            if (!registered_in_time) return false;
+            CHECK(order == std::vector<int>{1, 2, 3});
+            return true;
         });
-        CHECK(order == std::vector<int>{1, 2, 3});
+        CHECK_MESSAGE(in_time,
+                      "the three tasks were never all polled before the first "
+                      "deadline, even 10 s away");
     }
 }
 
@@ -288,11 +333,15 @@ TEST_SUITE("oneshot under co_await") {
 
     TEST_CASE("a value sent from another thread wakes the awaiting task") {
         auto [sender, receiver] = rt::sync::oneshot::channel<int>();
-        std::jthread producer([sender = std::move(sender)]() mutable {
-            std::this_thread::sleep_for(5ms);
-            std::move(sender).send(5);
+        std::atomic<bool> waiting{false};
+        bool sent_while_waiting = false;
+        std::jthread producer([&, sender = std::move(sender)]() mutable {
+            sent_while_waiting = testing::eventually([&] { return waiting.load(); });
+            std::move(sender).send(5);  // in any case, so that block_on returns
         });
-        CHECK(rt::block_on(std::move(receiver)) == 5);
+        CHECK(rt::block_on(Announced(std::move(receiver), waiting)) == 5);
+        producer.join();
+        CHECK_MESSAGE(sent_while_waiting, "the receiver never answered pending to a poll");
     }
 
     TEST_CASE("a sender dropped without sending completes the receiver with nothing") {

@@ -59,9 +59,12 @@ public:
         poller_ = std::move(other.poller_);
         return *this;  // `old` closes what this one held
     }
+    /// Any thread: the ScheduledIo is freed by the driver's next turn, not here, for the
+    /// driver may be handling an event that points to it (Poller::deregister).
     ~AsyncFd() {
         if (fd_ < 0) return;
-        poller_->remove(fd_);  // first: epoll must never report a closed (and reused) number
+        // First: epoll must never report a closed (and reused) number.
+        poller_->deregister(fd_, std::move(io_));
         ::close(fd_);
     }
 

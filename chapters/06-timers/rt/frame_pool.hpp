@@ -13,10 +13,13 @@
 // first (its memory is likely still in the cache). A block is just memory: one allocated on
 // one thread may be freed to another thread's pool and reused there.
 //
-// Guarantees: allocate(n) returns memory for n bytes aligned like operator new; a block goes
+// Guarantees: allocate(n) returns memory for n bytes aligned like operator new, and every
+// block of a size class, wherever it came from, holds the class's largest size; a block goes
 // back with the same n. Each thread keeps at most `max_cached` bytes; beyond that, and for
 // bigger blocks, blocks go to operator new and delete. At thread exit the blocks go back too.
 // Under AddressSanitizer the pool is off: recycled memory would hide a use after free from it.
+// Types aligned beyond what operator new gives (alignas(64)) do not come here: their
+// class-scope operator new takes the alignment, and goes to operator new.
 #pragma once
 
 #include <cstddef>
@@ -36,16 +39,19 @@ public:
     static constexpr std::size_t max_cached = std::size_t{16} << 20;  // per thread
 
     static void* allocate(std::size_t size) {
-        if (enabled && size <= max_block && !state.gone) {
-            const std::size_t index = class_of(size);
+        if (!enabled || size > max_block) return ::operator new(size);
+        const std::size_t index = class_of(size);
+        if (!state.gone) {
             if (Block* block = state.free[index]) {
                 state.free[index] = block->next;
                 state.cached -= block_bytes(index);
                 return block;
             }
-            return ::operator new(block_bytes(index));  // the class's size: it may be cached
         }
-        return ::operator new(size);
+        // The class's full size, even on a thread whose pool is gone: the block may be freed
+        // on another thread, kept in this class there, and handed out for any request of the
+        // class, up to block_bytes(index).
+        return ::operator new(block_bytes(index));
     }
 
     static void deallocate(void* memory, std::size_t size) noexcept {
@@ -111,8 +117,21 @@ struct PoolAllocator {
     PoolAllocator() = default;
     template <class U>
     PoolAllocator(const PoolAllocator<U>&) noexcept {}
-    T* allocate(std::size_t n) { return static_cast<T*>(FramePool::allocate(n * sizeof(T))); }
-    void deallocate(T* p, std::size_t n) noexcept { FramePool::deallocate(p, n * sizeof(T)); }
+    static constexpr bool over_aligned = alignof(T) > __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+    T* allocate(std::size_t n) {
+        if constexpr (over_aligned) {  // the pool's blocks are aligned like operator new only
+            return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(alignof(T))));
+        } else {
+            return static_cast<T*>(FramePool::allocate(n * sizeof(T)));
+        }
+    }
+    void deallocate(T* p, std::size_t n) noexcept {
+        if constexpr (over_aligned) {
+            ::operator delete(p, n * sizeof(T), std::align_val_t(alignof(T)));
+        } else {
+            FramePool::deallocate(p, n * sizeof(T));
+        }
+    }
     template <class U>
     bool operator==(const PoolAllocator<U>&) const noexcept {
         return true;

@@ -14,6 +14,7 @@
 #include <cassert>
 #include <chrono>
 
+#include "rt/deadline.hpp"
 #include "rt/future.hpp"
 #include "rt/sleep.hpp"
 
@@ -57,13 +58,13 @@ private:
     Clock::time_point advance() {
         const Clock::time_point scheduled = sleep_.deadline();
         const Clock::time_point now = Clock::now();
-        Clock::time_point next = scheduled + period_;
+        Clock::time_point next = saturating_add(scheduled, period_);  // never overflows
         if (next <= now) {  // late by more than a period: ticks were missed
             switch (behavior_) {
                 case MissedTickBehavior::burst:
                     break;  // the next tick is due at once: catch up one by one
                 case MissedTickBehavior::delay:
-                    next = now + period_;
+                    next = saturating_add(now, period_);
                     break;
                 case MissedTickBehavior::skip:
                     next += period_ * ((now - next) / period_ + 1);

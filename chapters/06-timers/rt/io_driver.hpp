@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <memory>
@@ -59,20 +60,27 @@ struct ReadyEvent {
 namespace detail {
 
 // snippet-begin: readiness-bits
-/// Readiness bits. readable/writable are cleared when a system call says EAGAIN; the others
-/// are final: a closed direction stays closed, and an error is reported to every try.
+/// Readiness bits. A system call that says EAGAIN clears the bits it was tried on, all but
+/// the closed ones, which are final: a closed direction stays closed.
 inline constexpr std::uint32_t readable = 1;
 inline constexpr std::uint32_t writable = 2;
 inline constexpr std::uint32_t read_closed = 4;   // EPOLLRDHUP or EPOLLHUP: the peer is done
 inline constexpr std::uint32_t write_closed = 8;  // EPOLLHUP: nothing can be written
 inline constexpr std::uint32_t failed = 16;       // EPOLLERR: the next call returns the error
+inline constexpr std::uint32_t priority = 32;     // EPOLLPRI: TCP urgent data is queued
 // snippet-end: readiness-bits
 
 /// The bits that let a task with this interest try its system call.
 constexpr std::uint32_t mask_of(Interest interest) {
-    return interest == Interest::readable ? (readable | read_closed | failed)
+    return interest == Interest::readable ? (readable | read_closed | failed | priority)
                                           : (writable | write_closed | failed);
 }
+
+/// What a system call's EAGAIN clears of the bits it was tried on: everything but the final
+/// closed bits. The error bit too: a call that consumed the error (it returned it) and then
+/// heard EAGAIN has nothing more to report, and a `failed` bit left set would send poll_io
+/// round its loop for ever, each call answering EAGAIN (Tokio clears it the same way).
+inline constexpr std::uint32_t cleared_by_eagain = readable | writable | failed | priority;
 
 /// One registered descriptor's readiness and the wakers waiting on it. Its address is the
 /// epoll registration's data, so it never moves (it lives on the heap, owned by an AsyncFd).
@@ -95,7 +103,7 @@ public:
     /// event was reported since (the tick moved on), which must not be lost.
     void clear_ready(ReadyEvent event) {
         std::lock_guard lock(mutex_);
-        if (tick_ == event.tick) ready_ &= ~(event.ready & (readable | writable));
+        if (tick_ == event.tick) ready_ &= ~(event.ready & cleared_by_eagain);
     }
     // snippet-end: poll-ready
 
@@ -117,6 +125,18 @@ public:
     }
     // snippet-end: set-ready
 
+    /// The descriptor is being deregistered: let go of the wakers now (they hold tasks),
+    /// although this object lives on until the driver's next turn (Poller::deregister).
+    void drop_wakers() {
+        std::optional<Waker> reader;  // declared before the lock: dropped after it
+        std::optional<Waker> writer;
+        std::lock_guard lock(mutex_);
+        reader.swap(reader_);
+        writer.swap(writer_);
+    }
+
+    ScheduledIo* next_released = nullptr;  // Poller's list of deregistered ones (below)
+
 private:
     SpinLock mutex_;               // new in chapter 6: one byte, not std::mutex's 40
     std::uint32_t ready_ = 0;      // guarded by mutex_; readiness bits above
@@ -133,11 +153,26 @@ constexpr std::uint32_t readiness_of(std::uint32_t events) {
     if ((events & EPOLLRDHUP) != 0) bits |= readable | read_closed;
     if ((events & EPOLLHUP) != 0) bits |= readable | writable | read_closed | write_closed;
     if ((events & EPOLLERR) != 0) bits |= readable | writable | failed;
+    if ((events & EPOLLPRI) != 0) bits |= readable | priority;
     return bits;
 }
 
 /// The epoll instance. Shared (shared_ptr) by the driver and every registration, so that a
 /// descriptor that outlives its runtime can still deregister from a valid epoll descriptor.
+///
+/// Releasing a registration, from any thread, without freeing memory an event still points to.
+/// An AsyncFd may be destroyed on another thread than the driver's (a stream handed over
+/// through a JoinHandle or a channel): the driver's epoll_wait may already have returned an
+/// event whose data is that ScheduledIo's address, and be about to call set_ready on it. So
+/// the ScheduledIo is not freed at deregistration:
+///  1. deregister: EPOLL_CTL_DEL, so that no later epoll_wait reports the descriptor; drop
+///     the wakers; push the ScheduledIo onto `released_` (a lock-free stack);
+///  2. the driver, at the start of each turn (before its epoll_wait), frees everything on
+///     the stack. An event for a ScheduledIo on the stack can only come from an epoll_wait
+///     that returned before its EPOLL_CTL_DEL, that is from an earlier turn, whose events
+///     the driver has finished with (it is the one thread that handles events).
+/// A ScheduledIo deregistered during a turn is thus freed at the next one (Tokio's driver
+/// defers the release the same way). When the Poller itself goes, the stack goes with it.
 class Poller {
 public:
     Poller() : fd_(::epoll_create1(EPOLL_CLOEXEC)) {
@@ -145,12 +180,15 @@ public:
     }
     Poller(const Poller&) = delete;
     Poller& operator=(const Poller&) = delete;
-    ~Poller() { ::close(fd_); }
+    ~Poller() {
+        free_released();  // the driver and every registration are gone: no event is pending
+        ::close(fd_);
+    }
 
-    /// Watch `fd`, edge-triggered, for both directions (or only for `events`); `io` comes
-    /// back with its events.
+    /// Watch `fd`, edge-triggered, for both directions and urgent data (or only for
+    /// `events`); `io` comes back with its events.
     void add(int fd, ScheduledIo* io,
-             std::uint32_t events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) {
+             std::uint32_t events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET) {
         epoll_event event{};
         event.events = events;
         event.data.ptr = io;
@@ -159,13 +197,36 @@ public:
         }
     }
 
-    /// Stop watching `fd` (before it is closed).
-    void remove(int fd) noexcept { ::epoll_ctl(fd_, EPOLL_CTL_DEL, fd, nullptr); }
+    /// Step 1: stop watching `fd` (before it is closed), and hand `io` over to be freed at
+    /// the driver's next turn. Any thread.
+    void deregister(int fd, std::unique_ptr<ScheduledIo> io) noexcept {
+        ::epoll_ctl(fd_, EPOLL_CTL_DEL, fd, nullptr);
+        io->drop_wakers();
+        ScheduledIo* released = io.release();
+        released->next_released = released_.load(std::memory_order_relaxed);
+        // release: pairs with the acquire exchange in free_released, which then sees the
+        // link and everything this thread did to the ScheduledIo.
+        while (!released_.compare_exchange_weak(released->next_released, released,
+                                                std::memory_order_release,
+                                                std::memory_order_relaxed)) {
+        }
+    }
+
+    /// Step 2: free what was deregistered. The driver's thread, between two turns.
+    void free_released() noexcept {
+        // relaxed: a push missed here is freed at the next turn; the exchange acquires.
+        if (released_.load(std::memory_order_relaxed) == nullptr) return;
+        ScheduledIo* io = released_.exchange(nullptr, std::memory_order_acquire);
+        while (io != nullptr) {
+            delete std::exchange(io, io->next_released);
+        }
+    }
 
     int fd() const noexcept { return fd_; }
 
 private:
-    int fd_;  // the epoll descriptor
+    int fd_;                                       // the epoll descriptor
+    std::atomic<ScheduledIo*> released_{nullptr};  // deregistered, to free at the next turn
 };
 
 // snippet-begin: driver
@@ -182,14 +243,14 @@ public:
     /// Wait up to `timeout_ms` for events (-1: until one comes; 0: only collect what is
     /// there), record each as readiness, then wake the tasks. Returns how many events came.
     ///
-    /// The wakes come after the whole batch is recorded: waking may drop the last reference
-    /// to a finished task, whose destruction may close a socket and free its ScheduledIo,
-    /// which a later event of the same batch could still point to.
+    /// It starts by freeing the ScheduledIos deregistered since the last turn (Poller,
+    /// step 2): no event of this turn's epoll_wait can point to them.
     ///
     /// `after_wait` runs as soon as epoll_wait returns, before any wake: the executor ends its
     /// park there, so the wakes below, made on its own thread, do not write the eventfd.
     template <class AfterWait>
     std::size_t turn(int timeout_ms, AfterWait&& after_wait) {
+        poller_->free_released();
         const int count = ::epoll_wait(poller_->fd(), events_.data(),
                                        static_cast<int>(events_.size()), timeout_ms);
         after_wait();

@@ -13,13 +13,18 @@
 //  - a Sleep destroyed before its deadline takes its entry out of the wheel, in O(1), so a
 //    cancelled sleep wakes nobody and keeps no waker;
 //  - a Sleep is registered with the executor running on this thread, and must be polled
-//    there (std::logic_error otherwise, instead of a timer nobody would fire).
+//    there (std::logic_error otherwise, instead of a timer nobody would fire);
+//  - a Sleep can outlive the executor it registered with (an Interval kept outside the
+//    executor, whose tick() a timeout cancelled): that executor's shutdown detaches the entry
+//    (rt/time/driver.hpp), and the next poll, under any executor, registers it there. A Sleep
+//    polled under a new executor while still registered with a live one moves to the new one.
 #pragma once
 
 #include <cassert>
 #include <chrono>
 #include <stdexcept>
 
+#include "rt/deadline.hpp"
 #include "rt/executor.hpp"
 #include "rt/future.hpp"
 #include "rt/time/driver.hpp"
@@ -45,13 +50,17 @@ public:
 
     Poll<void> poll(Context& cx) {
         if (entry_.fired) return ready;
+        detail::TimeDriver& driver = current_driver();
         if (entry_.registered) {
-            // Polled again before the deadline (a spurious wake, or by another task).
-            if (!entry_.waker->will_wake(cx.waker())) entry_.waker = cx.waker();
-            return pending;
+            if (driver_ == &driver) {
+                // Polled again before the deadline (a spurious wake, or by another task).
+                if (!entry_.waker->will_wake(cx.waker())) entry_.waker = cx.waker();
+                return pending;
+            }
+            driver_->remove(&entry_);  // polled under another executor now: move there
         }
         if (Clock::now() >= deadline_) return ready;  // nothing to wait for
-        driver_ = &current_driver();
+        driver_ = &driver;
         entry_.when = driver_->tick_of(deadline_);
         entry_.waker = cx.waker();
         driver_->insert(&entry_);
@@ -84,10 +93,9 @@ private:
     detail::TimeDriver* driver_ = nullptr;  // where entry_ is registered
 };
 
-/// A future that is ready `duration` after this call.
-inline Sleep sleep(std::chrono::nanoseconds duration) {
-    return Sleep(Clock::now() + std::chrono::duration_cast<Clock::duration>(duration));
-}
+/// A future that is ready `duration` after this call (nanoseconds::max(): never; the
+/// deadline saturates instead of overflowing, rt/deadline.hpp).
+inline Sleep sleep(std::chrono::nanoseconds duration) { return Sleep(deadline_after(duration)); }
 
 /// A future that is ready at `deadline`.
 inline Sleep sleep_until(Clock::time_point deadline) { return Sleep(deadline); }

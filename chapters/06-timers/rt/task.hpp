@@ -67,6 +67,15 @@ public:
     static void operator delete(void* task, std::size_t size) noexcept {
         FramePool::deallocate(task, size);
     }
+    /// A future aligned beyond what operator new gives (alignas(64)) makes its TaskCell so
+    /// too: `new` then passes the alignment, and the task bypasses the pool, whose blocks are
+    /// aligned like operator new only.
+    static void* operator new(std::size_t size, std::align_val_t align) {
+        return ::operator new(size, align);
+    }
+    static void operator delete(void* task, std::size_t size, std::align_val_t align) noexcept {
+        ::operator delete(task, size, align);
+    }
 
     /// Take one more reference. Relaxed: a new reference is always made from an existing
     /// one, so the task cannot be freed meanwhile (the same argument as std::shared_ptr).

@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "rt/deadline.hpp"
 #include "rt/future.hpp"
 #include "rt/sleep.hpp"
 
@@ -62,10 +63,10 @@ private:
 // snippet-end: timeout
 
 /// `future`'s output, or nothing if `duration` passes first (the future is then destroyed).
+/// The deadline saturates: nanoseconds::max() never times out (rt/deadline.hpp).
 template <Future F>
 Timeout<F> timeout(std::chrono::nanoseconds duration, F future) {
-    return Timeout<F>(std::move(future),
-                      Clock::now() + std::chrono::duration_cast<Clock::duration>(duration));
+    return Timeout<F>(std::move(future), deadline_after(duration));
 }
 
 /// The same, with a deadline.

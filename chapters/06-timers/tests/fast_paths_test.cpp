@@ -6,6 +6,7 @@
 // clears readiness without losing the edge that follows.
 #include <doctest/doctest.h>
 
+#include <malloc.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <future>
 #include <latch>
 #include <memory>
 #include <mutex>
@@ -30,6 +32,7 @@
 #include "rt/frame_pool.hpp"
 #include "rt/net/tcp_listener.hpp"
 #include "rt/net/tcp_stream.hpp"
+#include "rt/sync/oneshot.hpp"
 #include "rt/sync/spin_lock.hpp"
 #include "rt/yield_now.hpp"
 #include "testing/bounded.hpp"
@@ -134,6 +137,27 @@ bool pool_recycles() {
     }
     return FramePool::enabled;
 }
+
+/// A future aligned on 64 bytes, more than operator new's 16, that counts the objects made or
+/// polled at an address that is not (a task, or a channel's shared state, from memory aligned
+/// like operator new only). Its poll is ready with whether it is aligned.
+struct alignas(64) OverAligned {
+    using Output = bool;
+    static inline int misplaced = 0;  // objects constructed or polled misaligned
+    char bytes[64] = {};
+
+    OverAligned() { note(); }
+    OverAligned(const OverAligned&) { note(); }
+    OverAligned(OverAligned&&) noexcept { note(); }
+    OverAligned& operator=(const OverAligned&) = default;
+    rt::Poll<bool> poll(rt::Context&) {
+        note();
+        return address(this) % 64 == 0;
+    }
+    void note() const {
+        if (address(this) % 64 != 0) ++misplaced;
+    }
+};
 
 /// A coroutine that writes the address of one of its locals to `where`: the local lives
 /// across a co_await, so it lives in the coroutine's frame.
@@ -290,6 +314,52 @@ TEST_SUITE("frame pool") {
         });
         CHECK(first_reused == last_kept);
         CHECK(first_reused != refused);
+    }
+
+    TEST_CASE("a block allocated after the thread's pool is gone holds its whole class") {
+        // At thread exit the pool is gone, but destructors of thread_locals made before it
+        // may still allocate. Such a block can be freed on another thread, kept in its class
+        // there, and handed out for the class's largest size: it must hold that many bytes.
+        constexpr std::size_t asked = smallest_of(4);  // 65 bytes; the class holds 80
+        struct AllocatesAtExit {
+            std::promise<void*>* out = nullptr;
+            ~AllocatesAtExit() {
+                if (out != nullptr) out->set_value(FramePool::allocate(asked));
+            }
+        };
+        std::promise<void*> block_promise;
+        std::future<void*> block_future = block_promise.get_future();
+        std::thread([&block_promise] {
+            thread_local AllocatesAtExit at_exit;  // made first: destroyed after the pool's
+            at_exit.out = &block_promise;
+            FramePool::deallocate(FramePool::allocate(asked), asked);  // the pool exists now
+        }).join();
+        void* block = block_future.get();
+        // Without the pool (AddressSanitizer) a block is exactly what was asked, and never
+        // enters a class: there is nothing to check but that it goes back cleanly.
+        const bool pooled = pool_recycles();
+        if (pooled) CHECK(::malloc_usable_size(block) >= largest_of(4));
+        const auto [reused, usable] = on_new_thread([block] {
+            FramePool::deallocate(block, asked);  // kept by this thread's pool, class 4
+            void* again = FramePool::allocate(largest_of(4));
+            const std::size_t usable = ::malloc_usable_size(again);
+            FramePool::deallocate(again, largest_of(4));
+            return std::pair(address(again), usable);
+        });
+        if (pooled) CHECK(reused == address(block));
+        CHECK(usable >= largest_of(4));
+    }
+
+    TEST_CASE("a future aligned beyond operator new's alignment is spawned aligned") {
+        OverAligned::misplaced = 0;
+        rt::Executor executor;
+        for (int i = 0; i < 8; ++i) {  // several: one aligned by chance proves nothing
+            CHECK(executor.block_on(OverAligned{}));  // polled in place, inside its task
+        }
+        auto [sender, receiver] = rt::sync::oneshot::channel<OverAligned>();
+        CHECK(std::move(sender).send(OverAligned{}));  // moved into the shared state
+        CHECK(executor.block_on(std::move(receiver)).has_value());
+        CHECK(OverAligned::misplaced == 0);
     }
 
     TEST_CASE("a coroutine's frame comes from the pool, and the next coroutine reuses it") {
@@ -492,7 +562,7 @@ TEST_SUITE("ready queue") {
     TEST_CASE("an executor destroyed with tasks in both lists releases every one, once") {
         constexpr int local = 3;
         constexpr int spawned_from_outside = 2;
-        const int descriptors_before = testing::open_descriptors();
+        const testing::DescriptorSnapshot descriptors_before;
         Counts counts;
         {
             rt::Executor executor;
@@ -513,7 +583,7 @@ TEST_SUITE("ready queue") {
         for (const auto& destroyed : counts.destroyed) CHECK(*destroyed == 1);
         // Every task holds the ready queue, which owns an eventfd: a task not released would
         // keep it open. (The AddressSanitizer build's leak check sees the task itself.)
-        CHECK(testing::open_descriptors() == descriptors_before);
+        CHECK(descriptors_before.opened_since() == std::vector<std::string>{});
     }
 }
 

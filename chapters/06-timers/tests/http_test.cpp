@@ -1,9 +1,16 @@
 // Tests of the HTTP/1.1 server (http/server.hpp) and of its request scanner: clients on the
 // same runtime, over loopback, get exactly one 78-byte response per request however the
 // requests are split or packed; a request over the limit, a client that vanishes or resets,
-// and running out of descriptors each end one connection and never the server. Clients never
-// wait in a read for the server: they let it run a bounded number of times, so a wrong server
-// fails a test instead of hanging it.
+// and running out of descriptors each end one connection and never the server; a client that
+// is silent or too slow loses its connection to the timeouts, and no other client notices.
+// Clients never wait in a read for the server: they let it run a bounded number of times, or,
+// where a timeout must pass, wait on the runtime's clock for at most testing::patience(), so a
+// wrong server fails a test instead of hanging it.
+//
+// Timeouts and slow machines: a test whose client must be cut off configures timeouts of
+// 100-200 ms and asserts only that the cut comes, never that it comes before some moment; a
+// test whose client must NOT be cut off configures timeouts of an hour (`patient`), so that a
+// machine that stalls for seconds between two writes of one request cannot fail it.
 #include <doctest/doctest.h>
 
 #include <dirent.h>
@@ -16,7 +23,10 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -26,17 +36,26 @@
 #include "http/request_scanner.hpp"
 #include "http/server.hpp"
 #include "rt/coroutine.hpp"
+#include "rt/deadline.hpp"
 #include "rt/executor.hpp"
 #include "rt/net/tcp_listener.hpp"
 #include "rt/net/tcp_stream.hpp"
+#include "rt/sleep.hpp"
+#include "rt/timeout.hpp"
 #include "rt/yield_now.hpp"
 #include "support/descriptors.hpp"
+#include "testing/eventually.hpp"
 
 using rt::net::SocketAddress;
 using rt::net::TcpListener;
 using rt::net::TcpStream;
+using namespace std::chrono_literals;
 
 namespace {
+
+/// Timeouts no test reaches: for the connections that must not be cut off, however slow the
+/// machine.
+constexpr http::Options patient{.header_timeout = 1h, .idle_timeout = 1h};
 
 /// A request as wrk sends it.
 constexpr std::string_view request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
@@ -53,20 +72,20 @@ std::string responses_to(std::size_t count) { return repeat(http::response, coun
 
 /// The body of with_server: start the server, then run the client against it.
 template <class Client>
-auto serve_and_run(Client& client)
+auto serve_and_run(Client& client, http::Options options)
     -> rt::Task<typename std::invoke_result_t<Client&, SocketAddress>::Output> {
     TcpListener listener = TcpListener::bind("127.0.0.1:0");
     const SocketAddress address = listener.local_address();
-    rt::spawn(http::serve(std::move(listener)));
+    rt::spawn(http::serve(std::move(listener), options));
     co_return co_await client(address);
 }
 
 /// Run `client`, a coroutine taking an address, on a new runtime, with http::serve listening
-/// at that address (127.0.0.1, a free port). The server's tasks are cancelled when `client`
-/// returns; its value is returned.
+/// at that address (127.0.0.1, a free port), under `options` (by default, timeouts no test
+/// reaches). The server's tasks are cancelled when `client` returns; its value is returned.
 template <class Client>
-auto with_server(Client client) {
-    return rt::block_on(serve_and_run(client));
+auto with_server(Client client, http::Options options = patient) {
+    return rt::block_on(serve_and_run(client, options));
 }
 
 /// Let the server's tasks run before the client goes on: the executor collects I/O events
@@ -113,6 +132,38 @@ rt::Task<Received> receive(const TcpStream& stream, std::size_t enough = std::st
         co_await let_server_run();
     }
     co_return received;
+}
+
+/// Read until the server ends the connection, waiting on the runtime, so that its timers can
+/// fire, for at most testing::patience(): what it sent, and how it ended (neither `ended` nor
+/// `reset`: it did not end in time, and the caller's check says what it waited for).
+rt::Task<Received> receive_until_closed(TcpStream& stream) {
+    Received received;
+    std::array<char, 16 * 1024> buffer{};
+    const rt::Clock::time_point give_up = rt::deadline_after(testing::patience());
+    for (;;) {
+        try {
+            const std::optional<std::size_t> got =
+                co_await rt::timeout_at(give_up, stream.read(buffer));
+            if (!got) co_return received;
+            if (*got == 0) {
+                received.ended = true;
+                co_return received;
+            }
+            received.bytes.append(buffer.data(), *got);
+        } catch (const std::system_error& error) {
+            if (error.code() != std::errc::connection_reset) throw;
+            received.reset = true;
+            co_return received;
+        }
+    }
+}
+
+/// Wait on the runtime, for at most testing::patience(), for the task of `handle` to end;
+/// true if it did. The handle is used up; awaiting it rethrows what the task threw, which
+/// fails the test.
+rt::Task<bool> ends_in_time(rt::JoinHandle<void>& handle) {
+    co_return co_await rt::timeout(testing::patience(), std::move(handle));
 }
 
 /// Let the server run until the task of `handle` has ended, or patience runs out; true if it
@@ -166,12 +217,89 @@ struct Served {
     rt::JoinHandle<void> server;  // the connection's task on the server's side
 };
 
-/// Connect to `listener` and serve the connection in a task of its own.
-rt::Task<Served> connect_served(TcpListener& listener) {
+/// Connect to `listener` and serve the connection in a task of its own, under `options`.
+rt::Task<Served> connect_served(TcpListener& listener, http::Options options = patient) {
     TcpStream client = co_await TcpStream::connect(listener.local_address());
     TcpStream accepted = co_await listener.accept();
-    co_return Served{std::move(client), rt::spawn(http::serve_connection(std::move(accepted)))};
+    co_return Served{std::move(client),
+                     rt::spawn(http::serve_connection(std::move(accepted), options))};
 }
+
+/// Connect to `listener`, send `bytes`, and serve the connection under `options` only once
+/// they have all arrived in the server's socket: its first read finds them, so even a timeout
+/// shorter than a stall of the machine cannot cut the connection before they are read.
+rt::Task<Served> served_after_sending(TcpListener& listener, std::string bytes,
+                                      http::Options options) {
+    TcpStream client = co_await TcpStream::connect(listener.local_address());
+    co_await client.write_all(bytes);
+    TcpStream accepted = co_await listener.accept();
+    const int size = static_cast<int>(bytes.size());
+    for (int round = 0; round < patience && unread_bytes(accepted) < size; ++round) {
+        co_await let_server_run();
+    }
+    REQUIRE_MESSAGE(unread_bytes(accepted) == size,
+                    "the bytes sent never all arrived in the server's socket");
+    co_return Served{std::move(client),
+                     rt::spawn(http::serve_connection(std::move(accepted), options))};
+}
+
+/// The server has ended the connection: a read that does not wait finds the end of the
+/// stream or a reset. (Bytes that arrived before it are read and dropped.)
+bool closed_by_server(const TcpStream& stream) {
+    std::array<char, 1024> buffer{};
+    for (;;) {
+        const ssize_t got =
+            ::recv(stream.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+        if (got == 0 || (got < 0 && errno == ECONNRESET)) return true;
+        if (got < 0 && errno != EINTR) return false;  // EAGAIN: still open
+    }
+}
+
+/// What a client that trickled a head saw.
+struct Trickled {
+    std::size_t sent = 0;  // bytes of the head it sent
+    bool cut = false;      // then the server ended the connection
+};
+
+/// Send the head of a request that never ends, one byte every `gap`, until the server ends
+/// the connection or testing::patience() has passed.
+rt::Task<Trickled> trickle(TcpStream& stream, std::chrono::milliseconds gap) {
+    stream.set_nodelay(true);  // every byte in a segment of its own, read on its own
+    const std::string start = "GET / HTTP/1.1\r\nX-Trickle: ";
+    const rt::Clock::time_point give_up = rt::deadline_after(testing::patience());
+    Trickled trickled;
+    while (rt::Clock::now() < give_up) {
+        if (closed_by_server(stream)) {
+            trickled.cut = true;
+            break;
+        }
+        const char byte = trickled.sent < start.size() ? start[trickled.sent] : 'a';
+        try {
+            co_await stream.write_all(std::span<const char>(&byte, 1));
+        } catch (const std::system_error&) {  // EPIPE, ECONNRESET: the server closed it
+            trickled.cut = true;
+            break;
+        }
+        ++trickled.sent;
+        co_await rt::sleep(gap);
+    }
+    co_return trickled;
+}
+
+/// A future that polls a connection's deadline once, and is ready at once: with true if the
+/// deadline had passed; else the deadline's timer is now registered.
+struct PollPassedOnce {
+    using Output = bool;
+    http::ConnectionDeadline* deadline;
+    rt::Poll<bool> poll(rt::Context& cx) { return deadline->poll_passed(cx).is_ready(); }
+};
+
+/// A future ready once a connection's deadline has passed.
+struct Passed {
+    using Output = void;
+    http::ConnectionDeadline* deadline;
+    rt::Poll<void> poll(rt::Context& cx) { return deadline->poll_passed(cx); }
+};
 
 /// UndefinedBehaviorSanitizer is in the process. Its check of a virtual call it has not seen
 /// before opens a pipe to probe memory; with no descriptor left, the probe fails and it
@@ -566,5 +694,185 @@ TEST_SUITE("http server") {
         CHECK(outcome.refused.bytes.empty());  // closed, unanswered
         CHECK(outcome.refused.ended);
         CHECK(outcome.after.bytes == http::response);
+    }
+}
+
+TEST_SUITE("http server timeouts") {
+    TEST_CASE("a connection that sends nothing is closed by the shorter of the two timeouts") {
+        const http::Options header_shorter{.header_timeout = 200ms, .idle_timeout = 1h};
+        const http::Options idle_shorter{.header_timeout = 1h, .idle_timeout = 200ms};
+        for (const http::Options& options : {header_shorter, idle_shorter}) {
+            CAPTURE(options.header_timeout.count());
+            const Received received = with_server(
+                [](SocketAddress address) -> rt::Task<Received> {
+                    TcpStream stream = co_await TcpStream::connect(address);
+                    co_return co_await receive_until_closed(stream);
+                },
+                options);
+            CHECK_MESSAGE(received.ended, "the server never closed a connection that sent nothing");
+            CHECK(received.bytes.empty());
+        }
+    }
+
+    TEST_CASE("a client that sends part of a head and goes silent is disconnected, unanswered") {
+        const Received received = with_server([](SocketAddress) -> rt::Task<Received> {
+            TcpListener listener = TcpListener::bind("127.0.0.1:0");
+            Served victim =
+                co_await served_after_sending(listener, std::string(request.substr(0, 20)),
+                                              {.header_timeout = 200ms, .idle_timeout = 1h});
+            co_return co_await receive_until_closed(victim.client);
+        });
+        CHECK_MESSAGE((received.ended || received.reset),
+                      "the server never closed a connection whose head stopped half-way");
+        CHECK(received.bytes.empty());
+    }
+
+    TEST_CASE("a client that trickles a head, a byte every 50 ms, is disconnected all the same") {
+        // A byte comes every 50 ms, four within the 200 ms allowed, so every read of the server
+        // succeeds in time: only a limit on the whole head, not on each read, cuts it off.
+        const Trickled trickled = with_server(
+            [](SocketAddress address) -> rt::Task<Trickled> {
+                TcpStream stream = co_await TcpStream::connect(address);
+                co_return co_await trickle(stream, 50ms);
+            },
+            {.header_timeout = 200ms, .idle_timeout = 1h});
+        CHECK_MESSAGE(trickled.cut, "the server kept a trickling client for "
+                                        << testing::patience().count() << " ms (" << trickled.sent
+                                        << " bytes of its head)");
+        CHECK(trickled.sent < http::max_request_bytes);  // cut by time, not by the size limit
+    }
+
+    TEST_CASE("the part of a head that came with the request before it is timed out too") {
+        // The partial head is in the same read as the complete request: nothing more ever
+        // arrives, and the head's clock must start at the response, not at a first byte.
+        const Received received = with_server([](SocketAddress) -> rt::Task<Received> {
+            TcpListener listener = TcpListener::bind("127.0.0.1:0");
+            Served victim = co_await served_after_sending(
+                listener, std::string(request) + std::string(request.substr(0, 20)),
+                {.header_timeout = 200ms, .idle_timeout = 1h});
+            co_return co_await receive_until_closed(victim.client);
+        });
+        CHECK(received.bytes == http::response);  // the complete request was answered
+        CHECK_MESSAGE((received.ended || received.reset),
+                      "the server never closed a connection with half a head after a request");
+    }
+
+    TEST_CASE("a kept-alive connection left idle after its response is closed in order") {
+        // The request is there before the connection is served: a machine that stalls longer
+        // than 200 ms cannot make the server close the new connection before reading it.
+        const Received received = with_server([](SocketAddress) -> rt::Task<Received> {
+            TcpListener listener = TcpListener::bind("127.0.0.1:0");
+            Served client = co_await served_after_sending(
+                listener, std::string(request), {.header_timeout = 1h, .idle_timeout = 200ms});
+            co_return co_await receive_until_closed(client.client);
+        });
+        CHECK(received.bytes == http::response);
+        // Everything the client sent was read: an orderly end of stream, not a reset.
+        CHECK_MESSAGE(received.ended, "the server never closed an idle kept-alive connection");
+    }
+
+    TEST_CASE("a well-behaved client is served before, while and after a silent one is cut off") {
+        // The two connections are served on one runtime, each under its own options: the
+        // silent one's timeouts are short, the well-behaved one's never pass.
+        struct Outcome {
+            int right = 0;                   // responses to the well-behaved client, all right
+            int while_waiting = 0;           // of them, those before the silent one was cut
+            bool silent_cut = false;         // the silent client saw its connection end
+            bool silent_task_ended = false;  // and that connection's task ended quietly
+        };
+        const Outcome outcome = with_server([](SocketAddress) -> rt::Task<Outcome> {
+            Outcome seen;
+            TcpListener listener = TcpListener::bind("127.0.0.1:0");
+            Served good = co_await connect_served(listener, patient);
+            seen.right = co_await one_by_one(good.client, 5);
+
+            Served silent =
+                co_await served_after_sending(listener, std::string(request.substr(0, 20)),
+                                              {.header_timeout = 200ms, .idle_timeout = 200ms});
+            // Serve the well-behaved client, a request every 10 ms, until the silent one is cut.
+            const rt::Clock::time_point give_up = rt::deadline_after(testing::patience());
+            while (!seen.silent_cut && rt::Clock::now() < give_up) {
+                const int right = co_await one_by_one(good.client, 1);
+                seen.right += right;
+                seen.while_waiting += right;
+                if (right != 1) break;
+                co_await rt::sleep(10ms);
+                seen.silent_cut = closed_by_server(silent.client);
+            }
+            seen.silent_task_ended = co_await ends_in_time(silent.server);
+            seen.right += co_await one_by_one(good.client, 5);
+            co_return seen;
+        });
+        CHECK_MESSAGE(outcome.silent_cut, "the silent client was never cut off");
+        CHECK_MESSAGE(outcome.silent_task_ended, "the silent connection's task never ended");
+        CHECK(outcome.while_waiting >= 1);
+        CHECK(outcome.right == 10 + outcome.while_waiting);
+    }
+
+    TEST_CASE("a client silent after a request over the limit is not lingered for for ever") {
+        // After a request that is too long the server reads, and drops, what is still coming
+        // (close_after_error); a client that sends nothing more must not keep it waiting.
+        const bool server_ended = with_server([](SocketAddress) -> rt::Task<bool> {
+            TcpListener listener = TcpListener::bind("127.0.0.1:0");
+            Served victim = co_await served_after_sending(
+                listener, std::string(http::max_request_bytes + 1, 'a'),
+                {.header_timeout = 200ms, .idle_timeout = 1h});
+            co_return co_await ends_in_time(victim.server);  // our side stays open, and silent
+        });
+        CHECK_MESSAGE(server_ended, "the server lingered for ever after a request over the limit");
+    }
+}
+
+TEST_SUITE("connection deadline") {
+    TEST_CASE("a deadline moved later passes at the new deadline, not at the old one") {
+        struct Outcome {
+            bool passed = false;
+            rt::Clock::time_point moved;  // when the deadline was moved
+            rt::Clock::time_point passed_at;
+        };
+        const Outcome outcome = rt::block_on([]() -> rt::Task<Outcome> {
+            Outcome seen;
+            http::ConnectionDeadline deadline({.header_timeout = 100ms, .idle_timeout = 1h});
+            // Registers the timer for 100 ms from now (unless the machine stalled that long:
+            // then it has passed, and the test shows less, but its verdict stays right).
+            (void)co_await PollPassedOnce{&deadline};
+            co_await rt::sleep(50ms);
+            seen.moved = rt::Clock::now();
+            deadline.advance(0, 10);  // more of the head: its deadline stays
+            deadline.advance(1, 0);   // a response: idle, for an hour
+            deadline.advance(0, 10);  // the next head's first bytes: 100 ms from now
+            seen.passed = co_await rt::timeout(testing::patience(), Passed{&deadline});
+            seen.passed_at = rt::Clock::now();
+            co_return seen;
+        });
+        REQUIRE_MESSAGE(outcome.passed, "the deadline moved later never passed");
+        CHECK(outcome.passed_at >= outcome.moved + 100ms);  // never at the old deadline
+    }
+
+    TEST_CASE("a deadline moved earlier passes at the new deadline, not at the old one") {
+        // From the silence after a response (an hour) to a head in progress (100 ms): the
+        // timer, registered for the hour, must be re-armed at once.
+        struct Outcome {
+            bool first_passed = false;
+            bool passed = false;
+            rt::Clock::time_point moved;  // when the deadline was moved earlier
+            rt::Clock::time_point passed_at;
+        };
+        const Outcome outcome = rt::block_on([]() -> rt::Task<Outcome> {
+            Outcome seen;
+            http::ConnectionDeadline deadline({.header_timeout = 100ms, .idle_timeout = 1h});
+            seen.first_passed = co_await rt::timeout(testing::patience(), Passed{&deadline});
+            deadline.advance(1, 0);  // a response: idle, for an hour
+            const bool passed_at_once = co_await PollPassedOnce{&deadline};  // timer: an hour
+            CHECK_FALSE(passed_at_once);
+            seen.moved = rt::Clock::now();
+            deadline.advance(0, 10);  // the next head's first bytes: 100 ms from now
+            seen.passed = co_await rt::timeout(testing::patience(), Passed{&deadline});
+            seen.passed_at = rt::Clock::now();
+            co_return seen;
+        });
+        REQUIRE_MESSAGE(outcome.first_passed, "the first deadline never passed");
+        REQUIRE_MESSAGE(outcome.passed, "the deadline moved earlier never passed");
+        CHECK(outcome.passed_at >= outcome.moved + 100ms);
     }
 }

@@ -75,4 +75,14 @@ rt::Poll<typename F::Output> poll_once(F& future) {
     return poll_once(future, waker);
 }
 
+/// A future that polls `future` once, in whatever task polls it, and is ready at once with
+/// whether `future` was ready. With an executor's block_on, it leaves a future registered
+/// where it waits (a timer in the wheel, a socket's waker) without waiting for anything.
+template <rt::Future F>
+struct PollOnce {
+    using Output = bool;
+    F& future;
+    rt::Poll<bool> poll(rt::Context& cx) { return future.poll(cx).is_ready(); }
+};
+
 }  // namespace testing

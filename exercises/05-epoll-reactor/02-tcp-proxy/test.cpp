@@ -3,26 +3,32 @@
 // and then passes the end of the stream on; the proxy, over real sockets on 127.0.0.1, carries
 // bytes both ways at once, passes each direction's end on while the other goes on (half-close),
 // and closes both sides when either fails, reporting what happened without throwing. Every test
-// ends on its own, even against the starter: try_join is polled by hand, and the socket tests
-// turn the executor a bounded number of times, then give up (testing::Bounded). Nothing is
-// measured in time.
+// ends on its own, even against the starter: try_join is polled by hand, and a socket test that
+// waits for testing::patience() (20 s) with nothing happening gives up with a message (run(),
+// below). No verdict depends on how long anything took.
 #include <doctest/doctest.h>
 
 #include <proxy.hpp>
 #include <try_join.hpp>
 
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <concepts>
+#include <condition_variable>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -35,8 +41,9 @@
 #include "rt/net/tcp_listener.hpp"
 #include "rt/net/tcp_stream.hpp"
 #include "rt/sync/oneshot.hpp"
+#include "rt/waker.hpp"
 #include "rt/yield_now.hpp"
-#include "testing/bounded.hpp"
+#include "testing/eventually.hpp"
 #include "testing/lifetimes.hpp"
 #include "testing/printing.hpp"
 #include "testing/wakers.hpp"
@@ -53,15 +60,111 @@ static_assert(rt::Future<ex::TryJoin>);
 static_assert(std::same_as<ex::TryJoin::Output, void>);
 
 constexpr char stuck[] =
-    "the test gave up: a task waited for bytes or for an end of stream that never came (bytes "
-    "not copied, an end of stream not passed on, a connection never closed)";
+    "the test gave up after 20 s in which nothing woke it (testing::patience()): a task waited "
+    "for bytes or for an end of stream that never came (bytes not copied, an end of stream not "
+    "passed on, a connection never closed), or a wake was lost";
 
-/// Run `body` as rt::block_on does, but give up (std::nullopt) after a million turns instead
-/// of waiting for ever (common/include/testing/bounded.hpp). The executor collects the
-/// sockets' events between turns, so every wake these tests need still comes.
+/// A thread that wakes the latest waker it was given once `quiet` has passed since it was last
+/// put off, unless it is destroyed first; its destructor stops it and joins it, so nothing of
+/// it outlives the test.
+class Alarm {
+public:
+    explicit Alarm(std::chrono::milliseconds quiet)
+        : quiet_(quiet),
+          at_(std::chrono::steady_clock::now() + quiet),
+          thread_([this] { wait_and_ring(); }) {}
+    Alarm(const Alarm&) = delete;
+    Alarm& operator=(const Alarm&) = delete;
+    ~Alarm() {
+        {
+            std::lock_guard lock(mutex_);
+            stopped_ = true;
+        }
+        changed_.notify_one();
+        thread_.join();
+    }
+
+    /// Ring `quiet` from now, not before, and then wake `waker` (instead of the waker given
+    /// before, unless it is the same).
+    void put_off(const rt::Waker& waker) {
+        std::lock_guard lock(mutex_);
+        // Only ever later: the thread, woken at the time it waited for, sees it and waits on.
+        at_ = std::chrono::steady_clock::now() + quiet_;
+        if (!waker_ || !waker_->will_wake(waker)) waker_ = waker;
+    }
+    bool rang() {
+        std::lock_guard lock(mutex_);
+        return rang_;
+    }
+
+private:
+    void wait_and_ring() {
+        std::optional<rt::Waker> waker;
+        {
+            std::unique_lock lock(mutex_);
+            while (!stopped_ && std::chrono::steady_clock::now() < at_) {
+                changed_.wait_until(lock, at_);
+            }
+            if (stopped_) return;
+            rang_ = true;
+            waker.swap(waker_);
+        }
+        if (waker) std::move(*waker).wake();  // outside the lock: waking takes the queue's lock
+    }
+
+    const std::chrono::milliseconds quiet_;
+    std::mutex mutex_;
+    std::condition_variable changed_;           // stopped_ was set
+    std::chrono::steady_clock::time_point at_;  // guarded by mutex_
+    std::optional<rt::Waker> waker_;            // guarded by mutex_
+    bool rang_ = false;                         // guarded by mutex_
+    bool stopped_ = false;                      // guarded by mutex_
+    std::thread thread_;                        // last: started once the members it uses exist
+};
+
+/// The future run() runs: `body`'s value, or std::nullopt once `patience` has passed without
+/// anything waking the body. While the body waits for its sockets, the executor sleeps in
+/// epoll_wait as it does outside tests; an Alarm, put off at every poll, wakes this future when
+/// the patience is up.
+template <class T>
+class Patient {
+public:
+    using Output = std::optional<T>;
+    Patient(rt::Task<T> body, std::chrono::milliseconds patience)
+        : body_(std::move(body)), patience_(patience) {}
+
+    rt::Poll<Output> poll(rt::Context& cx) {
+        if (!alarm_) alarm_ = std::make_unique<Alarm>(patience_);
+        alarm_->put_off(cx.waker());  // something happened: the body was woken
+        rt::Poll<T> polled = body_.poll(cx);
+        if (polled.is_ready()) {
+            alarm_.reset();
+            return Output(std::move(polled).value());
+        }
+        if (alarm_->rang()) {
+            alarm_.reset();
+            return Output();  // given up
+        }
+        return rt::pending;
+    }
+
+private:
+    rt::Task<T> body_;  // the test's coroutine, polled by this root task
+    std::chrono::milliseconds patience_;
+    std::unique_ptr<Alarm> alarm_;  // from the first poll until the outcome
+};
+
+/// Run `body` as rt::block_on does, but give up (std::nullopt) once it has waited for
+/// testing::patience() (20 s, testing/eventually.hpp) with nothing waking it: far more than any
+/// wait of these tests, even on a loaded machine under a sanitizer. What is bounded is a wait
+/// in which nothing happens, not the whole test: moving megabytes under ThreadSanitizer on a
+/// busy machine takes seconds, each read waking the body. And it is a time, not a count of the
+/// executor's turns: what the tests wait for is the kernel moving bytes between sockets, and a
+/// busy machine can keep it waiting for a while however few turns go by. Giving up cancels
+/// every task the body spawned, which closes their sockets.
 template <class T>
 std::optional<T> run(rt::Task<T> body) {
-    return testing::block_on_bounded(std::move(body), 1'000'000);
+    return rt::block_on(Patient<T>(std::move(body), testing::patience()));
 }
 
 // ---- try_join's children -------------------------------------------------------------------
@@ -296,11 +399,37 @@ Proxy start_proxy(SocketAddress upstream) {
     return Proxy{address, rt::spawn(proxy_one(std::move(listener), upstream))};
 }
 
-/// A port nobody listens on: bound, then closed.
-SocketAddress nobody_listens() {
-    TcpListener listener = TcpListener::bind("127.0.0.1:0");
-    return listener.local_address();
-}
+/// A port on 127.0.0.1 that nobody listens on, for as long as this object lives: a socket bound
+/// to it, and never listening, holds it, so that no other program can take it meanwhile (as it
+/// could a port bound and closed again), and a connection to it is refused.
+class UnusedPort {
+public:
+    UnusedPort() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+        sockaddr_in loopback{};
+        loopback.sin_family = AF_INET;
+        loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        loopback.sin_port = 0;  // any free port
+        sockaddr_storage bound{};
+        socklen_t length = sizeof bound;
+        REQUIRE_MESSAGE(
+            (fd_ >= 0 &&
+             ::bind(fd_, reinterpret_cast<const sockaddr*>(&loopback), sizeof loopback) == 0 &&
+             ::getsockname(fd_, reinterpret_cast<sockaddr*>(&bound), &length) == 0),
+            "could not reserve a port on 127.0.0.1");
+        address_ = SocketAddress::of(bound, length);
+    }
+    UnusedPort(const UnusedPort&) = delete;
+    UnusedPort& operator=(const UnusedPort&) = delete;
+    ~UnusedPort() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+
+    SocketAddress address() const { return address_; }
+
+private:
+    int fd_;                 // bound, not listening
+    SocketAddress address_;  // its address
+};
 
 }  // namespace
 
@@ -577,7 +706,8 @@ TEST_SUITE("proxy") {
             ex::ProxyReport report;
         };
         const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
-            Proxy proxy = start_proxy(nobody_listens());
+            const UnusedPort unused;
+            Proxy proxy = start_proxy(unused.address());
             TcpStream client = co_await connect(proxy.address);
             Outcome outcome;
             outcome.received = co_await read_to_end(client);

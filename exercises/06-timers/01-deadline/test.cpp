@@ -2,7 +2,9 @@
 // time gives its value; one that does not is destroyed the moment its deadline passes, with its
 // locals, its channel and its own timers; nothing is left registered once the outcome is given.
 // Every test ends on its own, even against the starter: the executor is driven by run_bounded
-// below, which stops as soon as nothing is left that could wake the test's task.
+// below, which stops as soon as nothing is left that could wake the test's task. No verdict
+// depends on how fast the machine is: an operation meant to finish in time gets an hour, and a
+// test that must look at a deadline before it passes makes sure it did.
 #include <doctest/doctest.h>
 
 #include <deadline.hpp>
@@ -23,13 +25,13 @@
 #include "rt/sleep.hpp"
 #include "rt/sync/oneshot.hpp"
 #include "rt/yield_now.hpp"
+#include "testing/eventually.hpp"
+#include "testing/growing_spans.hpp"
 #include "testing/lifetimes.hpp"
 #include "testing/run_bounded.hpp"
 #include "testing/wakers.hpp"
 
 using namespace std::chrono_literals;
-
-using testing::run_bounded;
 
 namespace {
 
@@ -42,7 +44,16 @@ static_assert(
 
 constexpr char stuck[] =
     "the test's task never finished: a with_deadline answered pending and nothing is left that "
-    "could wake it (no task ready, no timer registered)";
+    "could wake it (no task ready, no timer registered), or it was still pending after 20 s "
+    "(testing::patience())";
+
+/// testing::run_bounded (testing/run_bounded.hpp), with the project's patience as its backstop
+/// (testing/eventually.hpp): run the task of `make()` on `executor` until it finishes;
+/// std::nullopt when nothing is left that could wake it, or after 20 s.
+template <class Make>
+auto run_bounded(rt::Executor& executor, Make make) {
+    return testing::run_bounded(executor, std::move(make), testing::patience());
+}
 
 rt::Task<int> ready_at_once(int value) { co_return value; }
 
@@ -77,7 +88,7 @@ TEST_SUITE("deadline: in time") {
         rt::Executor executor;
         const std::optional<ex::Outcome<int>> outcome =
             run_bounded(executor, []() -> rt::Task<ex::Outcome<int>> {
-                co_return co_await ex::with_deadline(1s, sleep_then(10ms, 42));
+                co_return co_await ex::with_deadline(1h, sleep_then(10ms, 42));
             });
         REQUIRE_MESSAGE(outcome.has_value(), stuck);
         REQUIRE(outcome->completed());
@@ -123,7 +134,7 @@ TEST_SUITE("deadline: in time") {
                 auto destroyed = std::make_shared<int>(0);
                 auto [sender, receiver] = rt::sync::oneshot::channel<int>();
                 rt::spawn(send_later(std::move(sender), 10ms, 99));  // detached
-                co_return co_await ex::with_deadline(1s, wait_for(std::move(receiver), destroyed));
+                co_return co_await ex::with_deadline(1h, wait_for(std::move(receiver), destroyed));
             });
         REQUIRE_MESSAGE(outcome.has_value(), stuck);
         REQUIRE(outcome->completed());
@@ -139,7 +150,7 @@ TEST_SUITE("deadline: in time") {
                     co_return std::make_unique<std::string>("moved, not copied");
                 };
                 ex::Outcome<std::unique_ptr<std::string>> outcome =
-                    co_await ex::with_deadline(1s, make());
+                    co_await ex::with_deadline(1h, make());
                 if (!outcome) co_return nullptr;
                 co_return std::move(outcome).value();
             });
@@ -170,22 +181,35 @@ TEST_SUITE("deadline: out of time") {
     }
 
     TEST_CASE("the timed-out operation's own sleep leaves the wheel") {
-        rt::Executor executor;
-        auto destroyed = std::make_shared<int>(0);
-        const std::optional<bool> timed_out =
-            run_bounded(executor, [&executor, destroyed]() -> rt::Task<bool> {
-                auto guarded = ex::with_deadline(30ms, sleep_an_hour(destroyed));
-                testing::CountingWaker waker;
-                CHECK(testing::poll_once(guarded, waker.waker()).is_pending());
-                // Two timers now: the operation's hour and the deadline.
-                CHECK(executor.time_driver().registered() == 2);
-                const ex::Outcome<void> outcome = co_await guarded;
-                CHECK(executor.time_driver().registered() == 0);  // both gone, `guarded` alive
-                CHECK(*destroyed == 1);
-                co_return outcome.timed_out();
-            });
-        REQUIRE_MESSAGE(timed_out.has_value(), stuck);
-        CHECK(*timed_out);
+        // The limit must not pass before the first poll, or there is no wait to look at: a
+        // machine that stalls that long between making the WithDeadline and polling it gets
+        // another try, with a longer limit (testing::with_growing_spans).
+        const bool in_time = testing::with_growing_spans([](std::chrono::milliseconds limit) {
+            rt::Executor executor;
+            auto destroyed = std::make_shared<int>(0);
+            const std::optional<bool> waited =
+                run_bounded(executor, [&executor, destroyed, limit]() -> rt::Task<bool> {
+                    const ex::Deadline deadline = ex::Deadline::after(limit);
+                    auto guarded = ex::with_deadline(deadline, sleep_an_hour(destroyed));
+                    testing::CountingWaker waker;
+                    const bool waits = testing::poll_once(guarded, waker.waker()).is_pending();
+                    if (!waits && deadline.expired()) co_return false;  // too late to look
+                    CHECK_MESSAGE(waits, "the first poll did not wait for a deadline to come");
+                    // Two timers now: the operation's hour and the deadline.
+                    CHECK(executor.time_driver().registered() == 2);
+                    if (!waits) co_return true;
+                    const ex::Outcome<void> outcome = co_await guarded;
+                    CHECK(outcome.timed_out());
+                    CHECK(executor.time_driver().registered() == 0);  // both gone, `guarded` alive
+                    CHECK(*destroyed == 1);
+                    co_return true;
+                });
+            REQUIRE_MESSAGE(waited.has_value(), stuck);
+            return *waited;
+        });
+        CHECK_MESSAGE(in_time,
+                      "the deadline passed before the first poll in every attempt, "
+                      "even 10 s away");
     }
 
     TEST_CASE("a deadline already passed still lets a ready operation give its value") {
@@ -228,7 +252,8 @@ TEST_SUITE("deadline: out of time") {
             auto destroyed = std::make_shared<int>(0);
             const ex::Deadline budget = ex::Deadline::after(40ms);
             CHECK(budget.at_most(1h).at() == budget.at());  // the budget is the sooner
-            CHECK_FALSE(budget.expired());
+            CHECK(budget.remaining() <= 40ms);
+            CHECK_FALSE(ex::Deadline::after(1h).expired());
 
             // The first attempt uses the whole budget and times out...
             const ex::Outcome<void> first =
@@ -302,7 +327,7 @@ TEST_SUITE("deadline: exceptions and void") {
         const std::optional<bool> completed =
             run_bounded(executor, [&executor]() -> rt::Task<bool> {
                 auto short_nap = []() -> rt::Task<void> { co_await rt::sleep(10ms); };
-                const ex::Outcome<void> outcome = co_await ex::with_deadline(1s, short_nap());
+                const ex::Outcome<void> outcome = co_await ex::with_deadline(1h, short_nap());
                 CHECK(executor.time_driver().registered() == 0);
                 CHECK_NOTHROW(outcome.value());
                 co_return outcome.completed() && static_cast<bool>(outcome);

@@ -1,7 +1,11 @@
 // Tests of counting meson's test results (testlog.json) and of finding a suite's tests.
 #include <doctest/doctest.h>
 
+#include <string>
+#include <vector>
+
 #include "testlog.hpp"
+#include "testing/printing.hpp"
 
 TEST_SUITE("testlog") {
     TEST_CASE("OK and EXPECTEDFAIL pass; every other result fails, with its name") {
@@ -27,6 +31,19 @@ TEST_SUITE("testlog") {
         CHECK(counts.failures[0] == "p:solutions / solution 01-01 (FAIL)");
         CHECK(counts.failures[1] == "p:starters / starter fails 01-02 (UNEXPECTEDPASS)");
         CHECK(counts.failures[3] == "skipped (SKIP)");
+    }
+
+    TEST_CASE("a test run several times (--repeat) counts every run, so one flaky run fails") {
+        const auto counts = tutor::count_test_results(
+            R"({"name": "p:chapters / chapter 02", "result": "OK"})"
+            "\n"
+            R"({"name": "p:chapters / chapter 02", "result": "TIMEOUT"})"
+            "\n"
+            R"({"name": "p:chapters / chapter 02", "result": "OK"})"
+            "\n");
+        CHECK(counts.passed == 2);
+        CHECK(counts.failed == 1);
+        CHECK(counts.failures == std::vector<std::string>{"p:chapters / chapter 02 (TIMEOUT)"});
     }
 
     TEST_CASE("an empty log counts nothing, an unreadable line counts as a failure") {

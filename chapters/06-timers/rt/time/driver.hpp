@@ -5,8 +5,9 @@
 //
 // Guarantees: a timer never fires before its deadline (deadlines are rounded up to the next
 // millisecond, the current time down); every timer due at a given time fires at the first
-// process() at or after that time; removing a timer is O(1) and wakes nobody. Executor thread
-// only: timers are registered from tasks, and the executor processes them.
+// process() at or after that time; removing a timer is O(1) and wakes nobody; a driver that
+// shuts down leaves no entry pointing at it. Executor thread only: timers are registered from
+// tasks, and the executor processes them.
 #pragma once
 
 #include <chrono>
@@ -29,6 +30,20 @@ namespace detail {
 class TimeDriver {
 public:
     TimeDriver() : start_(Clock::now()) {}
+    TimeDriver(const TimeDriver&) = delete;
+    TimeDriver& operator=(const TimeDriver&) = delete;
+
+    /// Shutdown: detach every entry still registered. Their futures can outlive the executor
+    /// (an Interval whose tick() was cancelled by a timeout keeps its Sleep, registered, in
+    /// the Interval); each finds its entry unregistered, so its next poll registers with the
+    /// executor running then, and its destructor touches nothing of this driver. The wakers go
+    /// now: they belong to tasks of this executor, which will never be polled again.
+    ~TimeDriver() {
+        wheel_.clear([](TimerEntry* entry) {
+            entry->registered = false;
+            entry->waker.reset();
+        });
+    }
 
     /// The tick of `deadline`, rounded up: a timer at that tick never fires early.
     Tick tick_of(Clock::time_point deadline) const {

@@ -2,7 +2,8 @@
 // slots at 1 ms resolution. Level 0's slots are 1 ms wide and cover 64 ms; each level up, a
 // slot covers what a whole level below covers (64 ms, 4 s, 4.4 min, 4.7 h, 12.4 days), so the
 // six levels reach 2^36 ms, about 2.2 years. Later deadlines wait in the last level and are
-// placed again when it comes round.
+// placed again when it comes round: the last level's slots are a ring, and a slot at or behind
+// the current position there is due at the next turn, never now.
 //
 // Costs: insert and remove are O(1) (a slot is a doubly linked list of entries, and each
 // entry knows its slot); finding the next deadline is O(levels) with one bit mask per level;
@@ -103,6 +104,22 @@ public:
     }
     // snippet-end: advance
 
+    /// Take every entry out, and give each to `detach` (the driver's shutdown).
+    template <class Detach>
+    void clear(Detach&& detach) {
+        for (Level& level : levels_) {
+            for (TimerEntry*& head : level.heads) {
+                while (TimerEntry* entry = head) {
+                    head = entry->next;
+                    entry->prev = entry->next = nullptr;
+                    detach(entry);
+                }
+            }
+            level.occupied = 0;
+        }
+        size_ = 0;
+    }
+
     std::size_t size() const noexcept { return size_; }
     Tick elapsed() const noexcept { return elapsed_; }
 
@@ -136,8 +153,13 @@ private:
             const unsigned slot = (now_slot + distance) % slots;
             const Tick level_start = elapsed_ & ~(level_span - 1);
             Tick deadline = level_start + slot * slot_span;
-            if (deadline + slot_span <= elapsed_) deadline += level_span;  // next time round
-            return Expiration{deadline < elapsed_ ? elapsed_ : deadline, level, slot};
+            // Behind the current position, the slot holds entries for the next time round.
+            // So does the current slot itself above level 0: an entry is filed there only
+            // when its deadline is a whole turn of the last level away, or further (a slot
+            // that is due now would have been emptied by advance). Calling that slot due now
+            // would put its entries back into the same slot, in a loop that never ends.
+            if (level > 0 ? deadline <= elapsed_ : deadline < elapsed_) deadline += level_span;
+            return Expiration{deadline, level, slot};
         }
         return std::nullopt;
     }
