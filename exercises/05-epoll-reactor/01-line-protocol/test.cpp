@@ -4,8 +4,8 @@
 // a line longer than the limit is refused without reading the rest, and a client that leaves in
 // the middle of a line ends its own connection cleanly and no other. Every test ends on its own,
 // even against the starter: a test that waits for testing::patience() (20 s) with nothing
-// happening gives up with a message (run(), below), and no verdict depends on how long anything
-// took.
+// happening gives up with a message (testing::block_on_patient, common/include/testing/
+// patient.hpp), and no verdict depends on how long anything took.
 #include <doctest/doctest.h>
 
 #include <line_reader.hpp>
@@ -39,6 +39,7 @@
 #include "rt/waker.hpp"
 #include "rt/yield_now.hpp"
 #include "testing/eventually.hpp"
+#include "testing/patient.hpp"
 #include "testing/printing.hpp"
 
 using rt::net::SocketAddress;
@@ -59,109 +60,6 @@ constexpr char stuck[] =
     "the test gave up after 20 s in which nothing woke it (testing::patience()): a task waited "
     "for bytes or for an end of stream that never came (a reply never written, a line never "
     "handed out, a connection never closed), or a wake was lost";
-
-/// A thread that wakes the latest waker it was given once `quiet` has passed since it was last
-/// put off, unless it is destroyed first; its destructor stops it and joins it, so nothing of
-/// it outlives the test.
-class Alarm {
-public:
-    explicit Alarm(std::chrono::milliseconds quiet)
-        : quiet_(quiet),
-          at_(std::chrono::steady_clock::now() + quiet),
-          thread_([this] { wait_and_ring(); }) {}
-    Alarm(const Alarm&) = delete;
-    Alarm& operator=(const Alarm&) = delete;
-    ~Alarm() {
-        {
-            std::lock_guard lock(mutex_);
-            stopped_ = true;
-        }
-        changed_.notify_one();
-        thread_.join();
-    }
-
-    /// Ring `quiet` from now, not before, and then wake `waker` (instead of the waker given
-    /// before, unless it is the same).
-    void put_off(const rt::Waker& waker) {
-        std::lock_guard lock(mutex_);
-        // Only ever later: the thread, woken at the time it waited for, sees it and waits on.
-        at_ = std::chrono::steady_clock::now() + quiet_;
-        if (!waker_ || !waker_->will_wake(waker)) waker_ = waker;
-    }
-    bool rang() {
-        std::lock_guard lock(mutex_);
-        return rang_;
-    }
-
-private:
-    void wait_and_ring() {
-        std::optional<rt::Waker> waker;
-        {
-            std::unique_lock lock(mutex_);
-            while (!stopped_ && std::chrono::steady_clock::now() < at_) {
-                changed_.wait_until(lock, at_);
-            }
-            if (stopped_) return;
-            rang_ = true;
-            waker.swap(waker_);
-        }
-        if (waker) std::move(*waker).wake();  // outside the lock: waking takes the queue's lock
-    }
-
-    const std::chrono::milliseconds quiet_;
-    std::mutex mutex_;
-    std::condition_variable changed_;           // stopped_ was set
-    std::chrono::steady_clock::time_point at_;  // guarded by mutex_
-    std::optional<rt::Waker> waker_;            // guarded by mutex_
-    bool rang_ = false;                         // guarded by mutex_
-    bool stopped_ = false;                      // guarded by mutex_
-    std::thread thread_;                        // last: started once the members it uses exist
-};
-
-/// The future run() runs: `body`'s value, or std::nullopt once `patience` has passed without
-/// anything waking the body. While the body waits for its sockets, the executor sleeps in
-/// epoll_wait as it does outside tests; an Alarm, put off at every poll, wakes this future when
-/// the patience is up.
-template <class T>
-class Patient {
-public:
-    using Output = std::optional<T>;
-    Patient(rt::Task<T> body, std::chrono::milliseconds patience)
-        : body_(std::move(body)), patience_(patience) {}
-
-    rt::Poll<Output> poll(rt::Context& cx) {
-        if (!alarm_) alarm_ = std::make_unique<Alarm>(patience_);
-        alarm_->put_off(cx.waker());  // something happened: the body was woken
-        rt::Poll<T> polled = body_.poll(cx);
-        if (polled.is_ready()) {
-            alarm_.reset();
-            return Output(std::move(polled).value());
-        }
-        if (alarm_->rang()) {
-            alarm_.reset();
-            return Output();  // given up
-        }
-        return rt::pending;
-    }
-
-private:
-    rt::Task<T> body_;  // the test's coroutine, polled by this root task
-    std::chrono::milliseconds patience_;
-    std::unique_ptr<Alarm> alarm_;  // from the first poll until the outcome
-};
-
-/// Run `body` as rt::block_on does, but give up (std::nullopt) once it has waited for
-/// testing::patience() (20 s, testing/eventually.hpp) with nothing waking it: far more than any
-/// wait of these tests, even on a loaded machine under a sanitizer. What is bounded is a wait
-/// in which nothing happens, not the whole test: moving megabytes under ThreadSanitizer on a
-/// busy machine takes seconds, each read waking the body. And it is a time, not a count of the
-/// executor's turns: what the tests wait for is the kernel moving bytes between sockets, and a
-/// busy machine can keep it waiting for a while however few turns go by. Giving up cancels
-/// every task the body spawned, which closes their sockets.
-template <class T>
-std::optional<T> run(rt::Task<T> body) {
-    return rt::block_on(Patient<T>(std::move(body), testing::patience()));
-}
 
 /// A connected pair over loopback: the client's end, and the server's.
 struct Pair {
@@ -332,7 +230,7 @@ std::string letters(std::size_t count, std::size_t first, char a) {
 
 TEST_SUITE("line reader") {
     TEST_CASE("lines written one byte at a time come out whole, without their \\n or \\r\\n") {
-        const std::optional<Lines> seen = run([]() -> rt::Task<Lines> {
+        const std::optional<Lines> seen = testing::block_on_patient([]() -> rt::Task<Lines> {
             Pair pair = co_await connected_pair();
             rt::spawn(write_then_close(std::move(pair.client), "hello, world\nsecond\r\n", 1));
             ex::LineReader reader(pair.server);
@@ -346,7 +244,7 @@ TEST_SUITE("line reader") {
     }
 
     TEST_CASE("several lines that arrive in one read come out one by one, in order") {
-        const std::optional<Lines> seen = run([]() -> rt::Task<Lines> {
+        const std::optional<Lines> seen = testing::block_on_patient([]() -> rt::Task<Lines> {
             Pair pair = co_await connected_pair();
             rt::spawn(write_then_close(std::move(pair.client), "a\nbb\r\n\nccc\nd\re\n", 1000));
             ex::LineReader reader(pair.server);
@@ -359,7 +257,7 @@ TEST_SUITE("line reader") {
     }
 
     TEST_CASE("a stream that ends in the middle of a line ends the lines; the piece is dropped") {
-        const std::optional<Lines> seen = run([]() -> rt::Task<Lines> {
+        const std::optional<Lines> seen = testing::block_on_patient([]() -> rt::Task<Lines> {
             Pair pair = co_await connected_pair();
             rt::spawn(write_then_close(std::move(pair.client), "one\ntwo\nthr", 2));
             ex::LineReader reader(pair.server);
@@ -372,7 +270,7 @@ TEST_SUITE("line reader") {
     }
 
     TEST_CASE("a line as long as the limit is accepted, and one byte more is refused") {
-        const std::optional<Lines> seen = run([]() -> rt::Task<Lines> {
+        const std::optional<Lines> seen = testing::block_on_patient([]() -> rt::Task<Lines> {
             Pair pair = co_await connected_pair();
             rt::spawn(write_then_close(std::move(pair.client),
                                        "0123456789abcdef\n"   // 16 bytes: the limit
@@ -394,7 +292,7 @@ TEST_SUITE("line reader") {
             Lines seen;
             Flood flood;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Pair pair = co_await connected_pair();
             rt::JoinHandle<Flood> writer = rt::spawn(flood(pair.client, "no end in sight: "));
             Lines seen;
@@ -415,7 +313,7 @@ TEST_SUITE("line reader") {
     }
 
     TEST_CASE("a reset while a line is coming is an exception out of read_line") {
-        const std::optional<Lines> seen = run([]() -> rt::Task<Lines> {
+        const std::optional<Lines> seen = testing::block_on_patient([]() -> rt::Task<Lines> {
             Pair pair = co_await connected_pair();
             rt::spawn(write_then_reset(std::move(pair.client), "whole\npart"));
             ex::LineReader reader(pair.server);
@@ -436,7 +334,7 @@ TEST_SUITE("line server") {
             std::string replies;
             std::vector<ex::Served> served;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Server server = start_server(1);
             TcpStream client = co_await connect(server.address);
             Outcome outcome;
@@ -461,7 +359,7 @@ TEST_SUITE("line server") {
             std::string replies;
             std::vector<ex::Served> served;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Server server = start_server(1);
             TcpStream client = co_await connect(server.address);
             co_await client.write_all(
@@ -505,7 +403,7 @@ TEST_SUITE("line server") {
             bool bye = false;
             ex::Served served;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             TcpListener listener = TcpListener::bind("127.0.0.1:0");
             TcpStream client = co_await connect(listener.local_address());
             TcpStream accepted = co_await listener.accept();
@@ -554,7 +452,7 @@ TEST_SUITE("line server") {
             std::string replies;
             std::vector<ex::Served> served;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Server server = start_server(1);
             TcpStream client = co_await connect(server.address);
             // "UPPER " and 4090 letters: exactly ex::max_line_length, answered. Then 5006 bytes.
@@ -578,7 +476,7 @@ TEST_SUITE("line server") {
             Flood flood;
             std::vector<ex::Served> served;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Server server = start_server(1);
             TcpStream client = co_await connect(server.address);
             rt::JoinHandle<Flood> writer = rt::spawn(flood(client, "UPPER "));
@@ -602,7 +500,7 @@ TEST_SUITE("line server") {
             std::string stays_rest;
             std::vector<ex::Served> served;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Server server = start_server(3);
             TcpStream leaves = co_await connect(server.address);  // accepted first
             TcpStream resets = co_await connect(server.address);  // second
@@ -642,7 +540,7 @@ TEST_SUITE("line server") {
             int closed = 0;  // clients whose stream ended after BYE
             std::vector<ex::Served> served;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Server server = start_server(clients);
             std::vector<rt::JoinHandle<std::pair<int, bool>>> handles;
             for (int id = 0; id < clients; ++id) {

@@ -4,8 +4,9 @@
 // bytes both ways at once, passes each direction's end on while the other goes on (half-close),
 // and closes both sides when either fails, reporting what happened without throwing. Every test
 // ends on its own, even against the starter: try_join is polled by hand, and a socket test that
-// waits for testing::patience() (20 s) with nothing happening gives up with a message (run(),
-// below). No verdict depends on how long anything took.
+// waits for testing::patience() (20 s) with nothing happening gives up with a message
+// (testing::block_on_patient, common/include/testing/patient.hpp). No verdict depends on how
+// long anything took.
 #include <doctest/doctest.h>
 
 #include <proxy.hpp>
@@ -45,6 +46,7 @@
 #include "rt/yield_now.hpp"
 #include "testing/eventually.hpp"
 #include "testing/lifetimes.hpp"
+#include "testing/patient.hpp"
 #include "testing/printing.hpp"
 #include "testing/wakers.hpp"
 
@@ -63,111 +65,6 @@ constexpr char stuck[] =
     "the test gave up after 20 s in which nothing woke it (testing::patience()): a task waited "
     "for bytes or for an end of stream that never came (bytes not copied, an end of stream not "
     "passed on, a connection never closed), or a wake was lost";
-
-/// A thread that wakes the latest waker it was given once `quiet` has passed since it was last
-/// put off, unless it is destroyed first; its destructor stops it and joins it, so nothing of
-/// it outlives the test.
-class Alarm {
-public:
-    explicit Alarm(std::chrono::milliseconds quiet)
-        : quiet_(quiet),
-          at_(std::chrono::steady_clock::now() + quiet),
-          thread_([this] { wait_and_ring(); }) {}
-    Alarm(const Alarm&) = delete;
-    Alarm& operator=(const Alarm&) = delete;
-    ~Alarm() {
-        {
-            std::lock_guard lock(mutex_);
-            stopped_ = true;
-        }
-        changed_.notify_one();
-        thread_.join();
-    }
-
-    /// Ring `quiet` from now, not before, and then wake `waker` (instead of the waker given
-    /// before, unless it is the same).
-    void put_off(const rt::Waker& waker) {
-        std::lock_guard lock(mutex_);
-        // Only ever later: the thread, woken at the time it waited for, sees it and waits on.
-        at_ = std::chrono::steady_clock::now() + quiet_;
-        if (!waker_ || !waker_->will_wake(waker)) waker_ = waker;
-    }
-    bool rang() {
-        std::lock_guard lock(mutex_);
-        return rang_;
-    }
-
-private:
-    void wait_and_ring() {
-        std::optional<rt::Waker> waker;
-        {
-            std::unique_lock lock(mutex_);
-            while (!stopped_ && std::chrono::steady_clock::now() < at_) {
-                changed_.wait_until(lock, at_);
-            }
-            if (stopped_) return;
-            rang_ = true;
-            waker.swap(waker_);
-        }
-        if (waker) std::move(*waker).wake();  // outside the lock: waking takes the queue's lock
-    }
-
-    const std::chrono::milliseconds quiet_;
-    std::mutex mutex_;
-    std::condition_variable changed_;           // stopped_ was set
-    std::chrono::steady_clock::time_point at_;  // guarded by mutex_
-    std::optional<rt::Waker> waker_;            // guarded by mutex_
-    bool rang_ = false;                         // guarded by mutex_
-    bool stopped_ = false;                      // guarded by mutex_
-    std::thread thread_;                        // last: started once the members it uses exist
-};
-
-/// The future run() runs: `body`'s value, or std::nullopt once `patience` has passed without
-/// anything waking the body. While the body waits for its sockets, the executor sleeps in
-/// epoll_wait as it does outside tests; an Alarm, put off at every poll, wakes this future when
-/// the patience is up.
-template <class T>
-class Patient {
-public:
-    using Output = std::optional<T>;
-    Patient(rt::Task<T> body, std::chrono::milliseconds patience)
-        : body_(std::move(body)), patience_(patience) {}
-
-    rt::Poll<Output> poll(rt::Context& cx) {
-        if (!alarm_) alarm_ = std::make_unique<Alarm>(patience_);
-        alarm_->put_off(cx.waker());  // something happened: the body was woken
-        rt::Poll<T> polled = body_.poll(cx);
-        if (polled.is_ready()) {
-            alarm_.reset();
-            return Output(std::move(polled).value());
-        }
-        if (alarm_->rang()) {
-            alarm_.reset();
-            return Output();  // given up
-        }
-        return rt::pending;
-    }
-
-private:
-    rt::Task<T> body_;  // the test's coroutine, polled by this root task
-    std::chrono::milliseconds patience_;
-    std::unique_ptr<Alarm> alarm_;  // from the first poll until the outcome
-};
-
-/// Run `body` as rt::block_on does, but give up (std::nullopt) once it has waited for
-/// testing::patience() (20 s, testing/eventually.hpp) with nothing waking it: far more than any
-/// wait of these tests, even on a loaded machine under a sanitizer. What is bounded is a wait
-/// in which nothing happens, not the whole test: moving megabytes under ThreadSanitizer on a
-/// busy machine takes seconds, each read waking the body. And it is a time, not a count of the
-/// executor's turns: what the tests wait for is the kernel moving bytes between sockets, and a
-/// busy machine can keep it waiting for a while however few turns go by. Giving up cancels
-/// every task the body spawned, which closes their sockets.
-template <class T>
-std::optional<T> run(rt::Task<T> body) {
-    return rt::block_on(Patient<T>(std::move(body), testing::patience()));
-}
-
-// ---- try_join's children -------------------------------------------------------------------
 
 /// Yields `yields` times, then notes its name in `finished`.
 rt::Task<void> after_yields(int yields, std::string name, std::vector<std::string>& finished) {
@@ -501,7 +398,7 @@ TEST_SUITE("copy") {
             std::string received;
         };
         const std::optional<Outcome> outcome =
-            run([](const std::string& sent) -> rt::Task<Outcome> {
+            testing::block_on_patient([](const std::string& sent) -> rt::Task<Outcome> {
                 Pair source = co_await connected_pair();
                 Pair destination = co_await connected_pair();
                 rt::spawn(write_then_close(std::move(source.client), sent));
@@ -527,7 +424,7 @@ TEST_SUITE("copy") {
             int error = 0;
             std::string received;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Pair source = co_await connected_pair();
             Pair destination = co_await connected_pair();
             rt::spawn(write_then_reset(std::move(source.client), "12345"));
@@ -558,7 +455,7 @@ TEST_SUITE("proxy") {
             ex::ProxyReport report;
             std::size_t echoed = 0;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Upstream<std::size_t> upstream = start_upstream(echo_upstream);
             Proxy proxy = start_proxy(upstream.address);
             TcpStream client = co_await connect(proxy.address);
@@ -589,7 +486,7 @@ TEST_SUITE("proxy") {
             std::string echo;
             ex::ProxyReport report;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Upstream<std::size_t> upstream = start_upstream(banner_upstream);
             Proxy proxy = start_proxy(upstream.address);
             TcpStream client = co_await connect(proxy.address);
@@ -617,7 +514,7 @@ TEST_SUITE("proxy") {
             ex::ProxyReport report;
         };
         const std::optional<Outcome> outcome =
-            run([](const std::string& sent) -> rt::Task<Outcome> {
+            testing::block_on_patient([](const std::string& sent) -> rt::Task<Outcome> {
                 Upstream<std::size_t> upstream = start_upstream(echo_upstream);
                 Proxy proxy = start_proxy(upstream.address);
                 TcpStream client = co_await connect(proxy.address);
@@ -650,7 +547,7 @@ TEST_SUITE("proxy") {
             ex::ProxyReport report;
             std::size_t request_size = 0;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Upstream<std::size_t> upstream = start_upstream(answers_after_the_end);
             Proxy proxy = start_proxy(upstream.address);
             TcpStream client = co_await connect(proxy.address);
@@ -678,7 +575,7 @@ TEST_SUITE("proxy") {
             ex::ProxyReport report;
             std::string upstream_got;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Upstream<std::string> upstream = start_upstream(ends_first);
             Proxy proxy = start_proxy(upstream.address);
             TcpStream client = co_await connect(proxy.address);
@@ -705,7 +602,7 @@ TEST_SUITE("proxy") {
             std::string received;
             ex::ProxyReport report;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             const UnusedPort unused;
             Proxy proxy = start_proxy(unused.address());
             TcpStream client = co_await connect(proxy.address);
@@ -726,7 +623,7 @@ TEST_SUITE("proxy") {
             ex::ProxyReport report;
             std::string upstream_got;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Upstream<std::string> upstream = start_upstream(resets_mid_stream);
             Proxy proxy = start_proxy(upstream.address);
             TcpStream client = co_await connect(proxy.address);
@@ -752,7 +649,7 @@ TEST_SUITE("proxy") {
             ex::ProxyReport report;
             std::string upstream_got;
         };
-        const std::optional<Outcome> outcome = run([]() -> rt::Task<Outcome> {
+        const std::optional<Outcome> outcome = testing::block_on_patient([]() -> rt::Task<Outcome> {
             Upstream<std::string> upstream = start_upstream(ready_then_reads);
             Proxy proxy = start_proxy(upstream.address);
             TcpStream client = co_await connect(proxy.address);
