@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "testlog.hpp"
 #include "testing/printing.hpp"
+#include "testlog.hpp"
 
 TEST_SUITE("testlog") {
     TEST_CASE("OK and EXPECTEDFAIL pass; every other result fails, with its name") {
@@ -34,13 +34,13 @@ TEST_SUITE("testlog") {
     }
 
     TEST_CASE("a test run several times (--repeat) counts every run, so one flaky run fails") {
-        const auto counts = tutor::count_test_results(
-            R"({"name": "p:chapters / chapter 02", "result": "OK"})"
-            "\n"
-            R"({"name": "p:chapters / chapter 02", "result": "TIMEOUT"})"
-            "\n"
-            R"({"name": "p:chapters / chapter 02", "result": "OK"})"
-            "\n");
+        const auto counts =
+            tutor::count_test_results(R"({"name": "p:chapters / chapter 02", "result": "OK"})"
+                                      "\n"
+                                      R"({"name": "p:chapters / chapter 02", "result": "TIMEOUT"})"
+                                      "\n"
+                                      R"({"name": "p:chapters / chapter 02", "result": "OK"})"
+                                      "\n");
         CHECK(counts.passed == 2);
         CHECK(counts.failed == 1);
         CHECK(counts.failures == std::vector<std::string>{"p:chapters / chapter 02 (TIMEOUT)"});
