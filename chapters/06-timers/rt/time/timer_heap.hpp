@@ -51,12 +51,6 @@ public:
         }
     }
 
-    /// Take every entry out, and give each to `detach` (the driver's shutdown).
-    template <class Detach>
-    void clear(Detach&& detach) {
-        for (TimerEntry* entry : std::exchange(heap_, {})) detach(entry);
-    }
-
     std::size_t size() const noexcept { return heap_.size(); }
 
 private:
