@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cstdio>
 #include <iterator>
+#include <optional>
 #include <sstream>
 
 namespace tutor {
@@ -32,8 +33,8 @@ std::string figure_text(const BenchFigure& figure) {
 
 const std::vector<std::string>& bench_workloads() {
     static const std::vector<std::string> names = {
-        "spawn_many",    "spawn_remote",  "yield_many", "ping_pong",
-        "chained_spawn", "timeout_ready", "sleep_many", "idle_memory",
+        "spawn_many",    "spawn_remote", "yield_many",  "ping_pong",     "chained_spawn",
+        "timeout_ready", "sleep_many",   "idle_memory", "blocking_many", "file_read",
     };
     return names;
 }
@@ -263,6 +264,152 @@ std::string bench_svg(const std::vector<std::string>& workloads,
     }
     line("</svg>");
     return svg;
+}
+
+// ---- tutor bench --vs-tokio ----------------------------------------------------------------
+
+double bench_median(std::vector<double> values) {
+    if (values.empty()) return 0;
+    std::sort(values.begin(), values.end());
+    const std::size_t middle = values.size() / 2;
+    return values.size() % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+}
+
+std::optional<double> bench_ratio(const BenchComparison& comparison) {
+    if (comparison.ours.empty() || comparison.tokio.empty()) return std::nullopt;
+    if (comparison.unit == "bytes/task") return std::nullopt;  // side by side, no ratio
+    const double ours = bench_median(comparison.ours);
+    const double tokio = bench_median(comparison.tokio);
+    if (ours <= 0 || tokio <= 0) return std::nullopt;
+    return bench_lower_is_better(comparison.unit) ? tokio / ours : ours / tokio;
+}
+
+namespace {
+
+/// A side's median as "value unit", or "-" when it has no figure.
+std::string median_text(const std::vector<double>& figures, const std::string& unit) {
+    if (figures.empty()) return "-";
+    return figure_text(BenchFigure{bench_median(figures), unit});
+}
+
+/// The last cell of a row: the ratio ("2.28x"), with the note in brackets after it if there
+/// is one; the note alone when there is no ratio; else "-".
+std::string ratio_text(const BenchComparison& comparison) {
+    std::string text;
+    if (const std::optional<double> ratio = bench_ratio(comparison)) {
+        char value[48];
+        std::snprintf(value, sizeof value, "%.2fx", *ratio);
+        text = value;
+        if (!comparison.note.empty()) text += " (" + comparison.note + ")";
+    } else {
+        text = comparison.note.empty() ? "-" : comparison.note;
+    }
+    return text;
+}
+
+/// What the Tokio program ran on: "current_thread", or "N workers".
+std::string tokio_runtime(int threads) {
+    if (threads == 0) return "current_thread";
+    return std::to_string(threads) + (threads == 1 ? " worker" : " workers");
+}
+
+}  // namespace
+
+std::string comparison_table(const std::vector<BenchComparison>& comparisons,
+                             const std::string& stage, const std::string& tokio, int threads,
+                             int rounds) {
+    constexpr int name_width = 15;
+    constexpr int column_width = 19;
+    const std::string ours = "chapter " + stage;
+    std::string table = ours + " against Tokio" + (tokio.empty() ? "" : " " + tokio) + " (" +
+                        tokio_runtime(threads) + "), --threads " + std::to_string(threads) +
+                        ": medians of " + std::to_string(rounds) +
+                        (rounds == 1 ? " run" : " runs") + " each, the two programs in turns\n\n";
+    char cell[256];
+    std::snprintf(cell, sizeof cell, "%-*s%*s%*s  %s\n", name_width, "workload", column_width,
+                  ours.c_str(), column_width, "Tokio", "ratio");
+    table += cell;
+    for (const BenchComparison& comparison : comparisons) {
+        std::snprintf(cell, sizeof cell, "%-*s%*s%*s  ", name_width, comparison.workload.c_str(),
+                      column_width, median_text(comparison.ours, comparison.unit).c_str(),
+                      column_width, median_text(comparison.tokio, comparison.unit).c_str());
+        table += cell + ratio_text(comparison) + '\n';
+    }
+    table +=
+        "\nratio: Tokio's time over ours (for http, our requests per second over Tokio's);\n"
+        "above 1, " +
+        ours + " is faster. idle_memory: the bytes per task, side by side.\n";
+    return table;
+}
+
+std::string comparison_markdown(const std::vector<BenchComparison>& comparisons,
+                                const std::string& stage, int threads) {
+    const auto cell = [](const std::string& text) {
+        std::string escaped;
+        for (char c : text) {
+            if (c == '|') escaped += '\\';
+            escaped += c;
+        }
+        return escaped;
+    };
+    std::string table = "| workload | chapter " + cell(stage) + " | Tokio " +
+                        tokio_runtime(threads) + " | ratio (above 1: chapter " + cell(stage) +
+                        " faster) |\n|---|---:|---:|---:|\n";
+    for (const BenchComparison& comparison : comparisons) {
+        table += "| " + cell(comparison.workload) + " | " +
+                 cell(median_text(comparison.ours, comparison.unit)) + " | " +
+                 cell(median_text(comparison.tokio, comparison.unit)) + " | " +
+                 cell(ratio_text(comparison)) + " |\n";
+    }
+    return table;
+}
+
+std::optional<double> parse_wrk_rate(std::string_view output) {
+    std::istringstream lines{std::string(output)};
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream words(line);
+        std::string label, number, extra;
+        if (!(words >> label >> number) || label != "Requests/sec:" || (words >> extra)) continue;
+        double value = 0;
+        const auto [end, error] =
+            std::from_chars(number.data(), number.data() + number.size(), value);
+        if (error == std::errc() && end == number.data() + number.size()) return value;
+    }
+    return std::nullopt;
+}
+
+std::string parse_wrk_errors(std::string_view output) {
+    std::istringstream lines{std::string(output)};
+    std::string line, errors;
+    while (std::getline(lines, line)) {
+        const auto first = line.find_first_not_of(" \t");
+        if (first == std::string::npos) continue;
+        line.erase(0, first);
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (line.starts_with("Socket errors:") || line.starts_with("Non-2xx or 3xx responses:")) {
+            errors += (errors.empty() ? "" : "; ") + line;
+        }
+    }
+    return errors;
+}
+
+std::string cargo_lock_version(std::string_view lock, std::string_view package) {
+    // A package is a [[package]] block of `key = "value"` lines: name, then version.
+    std::istringstream lines{std::string(lock)};
+    std::string line;
+    bool in_package = false;
+    const std::string name_line = "name = \"" + std::string(package) + "\"";
+    while (std::getline(lines, line)) {
+        if (line.starts_with("[")) {
+            in_package = false;
+        } else if (line == name_line) {
+            in_package = true;
+        } else if (in_package && line.starts_with("version = \"") && line.ends_with("\"")) {
+            return line.substr(11, line.size() - 12);
+        }
+    }
+    return "";
 }
 
 }  // namespace tutor

@@ -30,6 +30,8 @@ struct BenchOptions {
     std::vector<std::string> workloads;  ///< default: every timed workload, and idle_memory
     std::string markdown_file;           ///< also write the table as Markdown here, if set
     std::string svg_file;                ///< also write the SVG chart here, if set
+    bool vs_tokio = false;  ///< one stage (default: the newest) against the Tokio program
+    int rounds = 5;         ///< with vs_tokio: runs of each program per workload, in turns
 };
 int bench_command(const Project& project, const BenchOptions& options);
 

@@ -143,7 +143,18 @@ int run(int argc, char** argv) {
     tutor::BenchOptions bench_options;
     auto* bench = app.add_subcommand(
         "bench", "Run the benchmark workloads on every stage that has them; print one table");
-    bench->add_option("--stage", bench_options.stage, "Only chapter NN's stage");
+    bench->add_option(
+        "--stage", bench_options.stage,
+        "Only chapter NN's stage (with --vs-tokio: that stage instead of the newest)");
+    auto* vs_tokio = bench->add_flag(
+        "--vs-tokio", bench_options.vs_tokio,
+        "Compare one stage with the Tokio program (tools/bench/tokio), the two run in turns");
+    bench
+        ->add_option("--rounds", bench_options.rounds,
+                     "With --vs-tokio: runs of each program per workload (default: 5)")
+        ->check(CLI::Range(1, 100))
+        ->needs(vs_tokio)
+        ->option_text("R");
     bench
         ->add_option("--threads", bench_options.threads,
                      "0: the single-threaded runtime (default); N: N worker threads")
@@ -157,7 +168,13 @@ int run(int argc, char** argv) {
                      "Also write a bar chart of the figures to FILE as SVG")
         ->option_text("FILE");
     bench->add_option("workloads", bench_options.workloads,
-                      "Workloads to run (default: all of them, and idle_memory)");
+                      "Workloads to run (default: all of them, and idle_memory; with "
+                      "--vs-tokio, http too)");
+    bench->footer(
+        "The workloads, and how two runtimes are compared: tools/bench/WORKLOADS.md\n"
+        "Examples:\n  ./tutor bench --stage 06 yield_many\n"
+        "  ./tutor bench --vs-tokio                   the newest stage against Tokio\n"
+        "  ./tutor bench --vs-tokio --stage 06 --markdown vs.md");
 
     reject_unknown_command(app, argc, argv);
     // `run`'s program arguments never reach CLI11, which would take them for tutor's own.

@@ -154,6 +154,14 @@ public:
             static_assert(Future<Awaited>,
                           "a Task can co_await a Task or a Future (a type with Output and "
                           "poll(Context&)), nothing else");
+            // What a coroutine awaits lives in its frame, and GCC 12 lays frames out without
+            // honouring an alignment beyond operator new's 16 bytes (nor does it for the
+            // coroutine's own locals): refuse what would be misaligned, rather than run it.
+            // A spawned task does honour its future's alignment: spawn such a future, and
+            // await its JoinHandle.
+            static_assert(alignof(Awaited) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__,
+                          "co_await of a future aligned beyond 16 bytes: coroutine frames are "
+                          "not aligned for it; spawn it and co_await its JoinHandle");
             return FutureAwaiter<A>(std::forward<A>(awaited), *this);
         }
     }

@@ -7,7 +7,7 @@
 // future to completion and returns its value; while the executor runs, rt::spawn from inside
 // a task reaches it, as tokio::spawn reaches the runtime it is called on. All of these are
 // for the executor's own thread (from a task, or from the thread that calls run/block_on);
-// chapter 7 lets other threads spawn.
+// chapter 7 lets other threads spawn, through a Handle.
 //
 // Shutdown protocol (the destructor), so that nothing leaks even with tasks still pending:
 //  1. close the ready queue: from now on a wake, from any thread, releases its reference

@@ -23,7 +23,7 @@
 // will not be reported again, and the task would wait for ever. So every report increments
 // the ScheduledIo's tick; poll_ready hands the tick out with the readiness it saw, and
 // clear_ready clears only if the tick is still the same, i.e. if nothing was reported since.
-// (With one thread, the driver cannot run between a task's read and its clear; chapter 7
+// (With one thread, the driver cannot run between a task's read and its clear; chapter 8
 // runs the driver on one worker while tasks run on another, and the tick is what keeps this
 // code correct there. Tokio's ScheduledIo does the same with a tick packed into its
 // readiness word.)

@@ -27,18 +27,7 @@ public:
     /// Take ownership of `fd`, make it non-blocking, and register it with the executor that
     /// runs on this thread. Throws std::logic_error outside a running executor (and closes
     /// `fd`: ownership was given).
-    explicit AsyncFd(int fd) : AsyncFd(fd, true) {}
-
-    /// Says that a descriptor is non-blocking already (accept4 or socket with SOCK_NONBLOCK).
-    struct NonBlocking {};
-
-    /// The same, for a descriptor that is non-blocking already: no fcntl, two system calls
-    /// fewer per accepted connection (new in chapter 6).
-    AsyncFd(int fd, NonBlocking) : AsyncFd(fd, false) {}
-
-private:
-    AsyncFd(int fd, bool make_non_blocking)
-        : fd_(fd), io_(std::make_unique<detail::ScheduledIo>()) {
+    explicit AsyncFd(int fd) : fd_(fd), io_(std::make_unique<detail::ScheduledIo>()) {
         if (detail::current_executor == nullptr) {
             ::close(fd_);
             throw std::logic_error(
@@ -46,13 +35,11 @@ private:
                 "it inside a task");
         }
         poller_ = detail::current_executor->io_driver().poller();
-        if (make_non_blocking) {
-            const int flags = ::fcntl(fd_, F_GETFL);
-            if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) < 0) {
-                const int error = errno;
-                ::close(fd_);
-                throw std::system_error(error, std::generic_category(), "fcntl(O_NONBLOCK)");
-            }
+        const int flags = ::fcntl(fd_, F_GETFL);
+        if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) < 0) {
+            const int error = errno;
+            ::close(fd_);
+            throw std::system_error(error, std::generic_category(), "fcntl(O_NONBLOCK)");
         }
         try {
             poller_->add(fd_, io_.get());
@@ -61,8 +48,6 @@ private:
             throw;
         }
     }
-
-public:
     AsyncFd(AsyncFd&& other) noexcept
         : fd_(std::exchange(other.fd_, -1)),
           io_(std::move(other.io_)),
@@ -99,30 +84,10 @@ public:
     /// std::system_error for any other failure.
     template <class Call>
     Poll<std::size_t> poll_io(Context& cx, Interest interest, Call call) {
-        return poll_io(cx, interest, 0, call);
-    }
-
-    /// The same, for a call asked to move `asked` bytes through a stream socket (recv, send).
-    /// New in chapter 6: moving fewer than asked shows that the kernel's buffer was emptied
-    /// (recv) or filled (send), as surely as an EAGAIN would, so the readiness is cleared at
-    /// once: the next call waits for the next edge instead of making a system call only to
-    /// hear EAGAIN. That is one recv saved per request of the HTTP benchmark (Tokio does the
-    /// same). The tick still protects an event reported since the call, as for EAGAIN.
-    ///
-    /// One exception: TCP urgent data. recv stops short at the urgent mark with data still
-    /// queued behind it, and no new edge will come for that data. epoll reports the mark as
-    /// EPOLLPRI (the `priority` bit), and while it is set a short read proves nothing: the
-    /// loop goes on to EAGAIN, as chapter 5's did.
-    template <class Call>
-    Poll<std::size_t> poll_io(Context& cx, Interest interest, std::size_t asked, Call call) {
         for (;;) {
             Poll<ReadyEvent> ready = poll_ready(cx, interest);
             if (ready.is_pending()) return pending;  // the driver has our waker
             const ssize_t result = call();
-            if (result > 0 && static_cast<std::size_t>(result) < asked &&
-                (ready.value().ready & detail::priority) == 0) {
-                clear_ready(ready.value());  // drained (or filled): no EAGAIN needed to know
-            }
             if (result >= 0) return static_cast<std::size_t>(result);
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 clear_ready(ready.value());  // and loop: register, or find a newer event

@@ -48,7 +48,6 @@
 #include <type_traits>
 #include <utility>
 
-#include "rt/frame_pool.hpp"
 #include "rt/future.hpp"
 
 namespace rt {
@@ -78,12 +77,9 @@ protected:
 
 class PromiseBase;
 
-/// co_await of a Future, as a coroutine sees it. A is a reference to the future, always (new
-/// in chapter 6, where it held a temporary by value): a temporary lives until the end of the
-/// full-expression that holds the co_await, and that end comes after the coroutine resumes,
-/// so `co_await stream.read(buffer)` can poll the temporary where it is. A copy in the
-/// awaiter would give every suspended coroutine the future twice, the temporary and the copy;
-/// without it, the benchmarks' idle task's frame went from 248 to 208 bytes (docs/benchmarks.md).
+/// co_await of a Future, as a coroutine sees it. A holds the future: by value when the
+/// co_await was given a temporary (it is moved in once, before its first poll), by reference
+/// when it was given a named future, which outlives the co_await.
 template <class A>
 class FutureAwaiter final : public AwaitedFuture {
     using Output = typename std::remove_cvref_t<A>::Output;
@@ -118,7 +114,7 @@ private:
     struct Nothing {};
     using Stored = std::conditional_t<std::is_void_v<Output>, Nothing, Output>;
 
-    A future_;                     // a reference to the awaited future
+    A future_;                     // the awaited future, or a reference to it
     PromiseBase& promise_;         // of the coroutine that awaits; leads to the root
     std::optional<Stored> value_;  // the future's output, once it is ready
     std::exception_ptr error_;     // what its poll threw, for await_resume to rethrow
@@ -128,15 +124,6 @@ private:
 class PromiseBase {
 public:
     std::suspend_always initial_suspend() noexcept { return {}; }  // lazy: start on first poll
-
-    // snippet-begin: frame-new
-    /// A coroutine's frame comes from the frame pool (new in chapter 6, rt/frame_pool.hpp):
-    /// the compiler allocates a frame with the promise type's operator new when it has one.
-    static void* operator new(std::size_t size) { return FramePool::allocate(size); }
-    static void operator delete(void* frame, std::size_t size) noexcept {
-        FramePool::deallocate(frame, size);
-    }
-    // snippet-end: frame-new
 
     // snippet-begin: final-awaiter
     /// At the end of a Task: name whoever awaited it as the next coroutine to resume (for the
@@ -175,7 +162,7 @@ public:
             static_assert(alignof(Awaited) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__,
                           "co_await of a future aligned beyond 16 bytes: coroutine frames are "
                           "not aligned for it; spawn it and co_await its JoinHandle");
-            return FutureAwaiter<A&&>(std::forward<A>(awaited), *this);
+            return FutureAwaiter<A>(std::forward<A>(awaited), *this);
         }
     }
     // snippet-end: await-transform

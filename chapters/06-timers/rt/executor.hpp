@@ -21,7 +21,7 @@
 // future to completion and returns its value; while the executor runs, rt::spawn from inside
 // a task reaches it, as tokio::spawn reaches the runtime it is called on. All of these are
 // for the executor's own thread (from a task, or from the thread that calls run/block_on);
-// chapter 7 lets other threads spawn.
+// chapter 7 lets other threads spawn, through a Handle.
 //
 // Shutdown protocol (the destructor), so that nothing leaks even with tasks still pending:
 //  1. close the ready queue: from now on a wake, from any thread, releases its reference
@@ -68,25 +68,18 @@ namespace detail {
 /// The executor that is running on this thread, if any: where rt::spawn puts new tasks.
 inline thread_local Executor* current_executor = nullptr;
 
-/// Makes `executor` the current one for a scope (run, run_until_idle, block_on), and its
-/// queue the one that wakes on this thread push to without a lock (rt/ready_queue.hpp).
+/// Makes `executor` the current one for a scope (run, run_until_idle, block_on).
 class EnterExecutor {
 public:
-    EnterExecutor(Executor* executor, ReadyQueue* queue)
-        : previous_(current_executor), previous_queue_(local_queue) {
+    explicit EnterExecutor(Executor* executor) : previous_(current_executor) {
         current_executor = executor;
-        local_queue = queue;
     }
-    ~EnterExecutor() {
-        current_executor = previous_;
-        local_queue = previous_queue_;
-    }
+    ~EnterExecutor() { current_executor = previous_; }
     EnterExecutor(const EnterExecutor&) = delete;
     EnterExecutor& operator=(const EnterExecutor&) = delete;
 
 private:
     Executor* previous_;
-    ReadyQueue* previous_queue_;
 };
 
 // snippet-begin: deferred
@@ -145,10 +138,10 @@ public:
     /// lets the task run on, detached.
     template <Future F>
     JoinHandle<typename F::Output> spawn(F future) {
-        // Born scheduled, with our reference, the handle's and the queue's (rt/task.hpp).
-        auto* task = new detail::TaskCell<F>(std::move(future), queue_);
+        auto* task = new detail::TaskCell<F>(std::move(future), queue_);  // refs: 1 (ours)
+        task->ref();                                                      // the handle's
         link(task);
-        queue_->push(task);  // the first poll, like any other, follows a wake
+        task->schedule();  // the first poll, like any other, starts with a wake
         return JoinHandle<typename F::Output>(task);
     }
 
@@ -173,7 +166,7 @@ public:
                 "tasks; co_await the future instead");
         }
         auto handle = spawn(std::move(future));
-        detail::EnterExecutor enter(this, queue_.get());
+        detail::EnterExecutor enter(this);
         RunStats stats;
         while (!handle.is_finished()) tick(stats);
         Waker waker = noop_waker();
@@ -190,7 +183,7 @@ public:
     /// and sleeping whenever no task is ready.
     RunStats run() {
         RunStats stats;
-        detail::EnterExecutor enter(this, queue_.get());
+        detail::EnterExecutor enter(this);
         const std::uint64_t pushes_before = queue_->pushes();
         while (live_count_ > 0) tick(stats);
         stats.queued = queue_->pushes() - pushes_before;
@@ -202,7 +195,7 @@ public:
     /// waiting stay spawned (a later run() finishes them; the destructor releases them).
     RunStats run_until_idle() {
         RunStats stats;
-        detail::EnterExecutor enter(this, queue_.get());
+        detail::EnterExecutor enter(this);
         const std::uint64_t pushes_before = queue_->pushes();
         for (;;) {
             while (detail::Task* task = queue_->try_pop()) run_task(task, stats);

@@ -23,7 +23,7 @@
 // will not be reported again, and the task would wait for ever. So every report increments
 // the ScheduledIo's tick; poll_ready hands the tick out with the readiness it saw, and
 // clear_ready clears only if the tick is still the same, i.e. if nothing was reported since.
-// (With one thread, the driver cannot run between a task's read and its clear; chapter 7
+// (With one thread, the driver cannot run between a task's read and its clear; chapter 8
 // runs the driver on one worker while tasks run on another, and the tick is what keeps this
 // code correct there. Tokio's ScheduledIo does the same with a tick packed into its
 // readiness word.)
@@ -44,7 +44,6 @@
 #include <vector>
 
 #include "rt/future.hpp"
-#include "rt/sync/spin_lock.hpp"
 
 namespace rt {
 
@@ -67,12 +66,11 @@ inline constexpr std::uint32_t writable = 2;
 inline constexpr std::uint32_t read_closed = 4;   // EPOLLRDHUP or EPOLLHUP: the peer is done
 inline constexpr std::uint32_t write_closed = 8;  // EPOLLHUP: nothing can be written
 inline constexpr std::uint32_t failed = 16;       // EPOLLERR: the next call returns the error
-inline constexpr std::uint32_t priority = 32;     // EPOLLPRI: TCP urgent data is queued
 // snippet-end: readiness-bits
 
 /// The bits that let a task with this interest try its system call.
 constexpr std::uint32_t mask_of(Interest interest) {
-    return interest == Interest::readable ? (readable | read_closed | failed | priority)
+    return interest == Interest::readable ? (readable | read_closed | failed)
                                           : (writable | write_closed | failed);
 }
 
@@ -80,7 +78,7 @@ constexpr std::uint32_t mask_of(Interest interest) {
 /// closed bits. The error bit too: a call that consumed the error (it returned it) and then
 /// heard EAGAIN has nothing more to report, and a `failed` bit left set would send poll_io
 /// round its loop for ever, each call answering EAGAIN (Tokio clears it the same way).
-inline constexpr std::uint32_t cleared_by_eagain = readable | writable | failed | priority;
+inline constexpr std::uint32_t cleared_by_eagain = readable | writable | failed;
 
 /// One registered descriptor's readiness and the wakers waiting on it. Its address is the
 /// epoll registration's data, so it never moves (it lives on the heap, owned by an AsyncFd).
@@ -138,7 +136,7 @@ public:
     ScheduledIo* next_released = nullptr;  // Poller's list of deregistered ones (below)
 
 private:
-    SpinLock mutex_;               // new in chapter 6: one byte, not std::mutex's 40
+    std::mutex mutex_;
     std::uint32_t ready_ = 0;      // guarded by mutex_; readiness bits above
     std::uint32_t tick_ = 0;       // guarded by mutex_; counts set_ready calls
     std::optional<Waker> reader_;  // guarded by mutex_; the task waiting to read
@@ -153,7 +151,6 @@ constexpr std::uint32_t readiness_of(std::uint32_t events) {
     if ((events & EPOLLRDHUP) != 0) bits |= readable | read_closed;
     if ((events & EPOLLHUP) != 0) bits |= readable | writable | read_closed | write_closed;
     if ((events & EPOLLERR) != 0) bits |= readable | writable | failed;
-    if ((events & EPOLLPRI) != 0) bits |= readable | priority;
     return bits;
 }
 
@@ -185,10 +182,10 @@ public:
         ::close(fd_);
     }
 
-    /// Watch `fd`, edge-triggered, for both directions and urgent data (or only for
-    /// `events`); `io` comes back with its events.
+    /// Watch `fd`, edge-triggered, for both directions (or only for `events`); `io` comes
+    /// back with its events.
     void add(int fd, ScheduledIo* io,
-             std::uint32_t events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET) {
+             std::uint32_t events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) {
         epoll_event event{};
         event.events = events;
         event.data.ptr = io;

@@ -1,29 +1,17 @@
 // The ready queue: tasks that a waker scheduled, in wake order. Any thread may push; one
-// executor pops. The executor sleeps in epoll_wait (rt/io_driver.hpp), so a push from another
-// thread must be able to interrupt it: the queue owns an eventfd, which the driver watches,
-// and a push writes to it when the executor is parked.
+// executor pops. New in chapter 5: the executor no longer sleeps on a condition variable here,
+// but in epoll_wait (rt/io_driver.hpp), where sockets can wake it too. So a push from another
+// thread must be able to interrupt epoll_wait: the queue owns an eventfd, which the driver
+// watches, and a push writes to it when the executor is parked.
 //
-// New in chapter 6 (a lesson of the benchmarks, docs/benchmarks.md): the queue is two lists.
-// Nearly every wake comes from the executor's own thread (a task that yields, a channel sent
-// to by another task, an I/O event or a timer the executor itself collected), and that thread
-// is the only one that pops. So:
-//  - the local list is for pushes made on the executor's thread while it runs: no lock, no
-//    atomic, no system call. That is what `local_queue`, a thread_local set while the
-//    executor runs, tells a push;
-//  - the remote list is for pushes from any other thread, under the mutex, with the eventfd
-//    protocol below; `remote_pending_` lets the executor skip the mutex when it is empty;
-//  - both are intrusive: a task's `next_ready` link is the list's node, so a push allocates
-//    nothing (a task is in at most one list at a time: the SCHEDULED bit, rt/task.hpp).
-// Every pop first moves what the remote list holds to the local list's back, so a task woken
-// from afar waits behind the tasks woken before it, never forever.
-//
-// The park protocol (remote pushes), and the race each step avoids:
-//  1. executor: prepare_park() takes the lock, finds both lists empty, sets `parked_`;
+// The park protocol, and the race each step avoids:
+//  1. executor: prepare_park() takes the lock, finds the queue empty, sets `parked_`;
 //  2. executor: calls epoll_wait, without the lock;
 //  3. pusher: push() takes the lock, queues the task, reads and clears `parked_`; after the
 //     lock, writes the eventfd if it was set;
 //  4. executor: back from epoll_wait, end_park() clears `parked_`, before the driver wakes
-//     the tasks its events concern; the driver reads the eventfd empty if it fired.
+//     the tasks its events concern (those pushes, on the executor's own thread, must not
+//     write the eventfd); the driver reads the eventfd empty if it fired.
 // A push between 1 and 2 writes the eventfd before the executor waits: the eventfd stays
 // readable until read, so the epoll_wait of step 2 returns at once instead of sleeping
 // through it. A push while the executor runs sees `parked_` clear and makes no system call.
@@ -36,64 +24,16 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <system_error>
 #include <utility>
-#include <vector>
 
 #include "rt/task.hpp"
 
 namespace rt::detail {
-
-class ReadyQueue;
-
-/// The queue of the executor running on this thread, while it runs: a push from here goes to
-/// its local list. Set by the executor (EnterExecutor, rt/executor.hpp).
-inline thread_local ReadyQueue* local_queue = nullptr;
-
-/// A first-in first-out list of tasks linked through Task::next_ready. Not synchronised.
-class TaskList {
-public:
-    bool empty() const noexcept { return head_ == nullptr; }
-
-    void push_back(Task* task) noexcept {
-        task->next_ready = nullptr;
-        if (tail_ != nullptr) {
-            tail_->next_ready = task;
-        } else {
-            head_ = task;
-        }
-        tail_ = task;
-    }
-
-    Task* pop_front() noexcept {
-        Task* task = head_;
-        if (task != nullptr) {
-            head_ = task->next_ready;
-            if (head_ == nullptr) tail_ = nullptr;
-        }
-        return task;
-    }
-
-    /// Move every task of `other` to the back of this list, in order.
-    void append(TaskList& other) noexcept {
-        if (other.head_ == nullptr) return;
-        if (tail_ != nullptr) {
-            tail_->next_ready = other.head_;
-        } else {
-            head_ = other.head_;
-        }
-        tail_ = other.tail_;
-        other.head_ = other.tail_ = nullptr;
-    }
-
-private:
-    Task* head_ = nullptr;
-    Task* tail_ = nullptr;
-};
 
 class ReadyQueue {
 public:
@@ -105,22 +45,15 @@ public:
     ~ReadyQueue() { ::close(wake_fd_); }
 
     // snippet-begin: push
-    /// Queue a task; the queue takes over the caller's reference. On the executor's thread
-    /// while it runs, that is all; from elsewhere, it interrupts the executor's epoll_wait if
-    /// it is parked. After close() the task is released instead.
+    /// Queue a task; the queue takes over the caller's reference. Interrupts the executor's
+    /// epoll_wait if it is parked. After close() the task is released instead.
     void push(Task* task) {
-        if (local_queue == this && !closed_) {  // the executor's thread: nobody else pops
-            ++local_pushes_;
-            local_.push_back(task);
-            return;
-        }
         bool unpark = false;
         {
             std::lock_guard lock(mutex_);
             if (!closed_) {
-                ++remote_pushes_;
-                remote_.push_back(task);
-                remote_pending_.store(true, std::memory_order_release);  // try_pop acquires
+                ++pushes_;
+                tasks_.push_back(task);
                 task = nullptr;
                 unpark = std::exchange(parked_, false);  // step 3: one write per park
             }
@@ -134,23 +67,20 @@ public:
     }
     // snippet-end: push
 
-    /// The next task if one is ready, without waiting. Executor's thread only.
+    /// The next task if one is ready, without waiting.
     Task* try_pop() {
-        // acquire: pairs with the pusher's release, though the lock below orders them too.
-        if (remote_pending_.load(std::memory_order_acquire)) {
-            std::lock_guard lock(mutex_);
-            local_.append(remote_);
-            remote_pending_.store(false, std::memory_order_relaxed);  // under the lock
-        }
-        return local_.pop_front();
+        std::lock_guard lock(mutex_);
+        if (tasks_.empty()) return nullptr;
+        Task* task = tasks_.front();
+        tasks_.pop_front();
+        return task;
     }
 
     /// Step 1: if no task is queued, record that the executor is about to wait, and return
     /// true; the caller then waits in epoll_wait and calls end_park. False if a task is queued.
     bool prepare_park() {
-        if (!local_.empty()) return false;
         std::lock_guard lock(mutex_);
-        if (!remote_.empty()) return false;
+        if (!tasks_.empty()) return false;
         parked_ = true;
         return true;
     }
@@ -161,35 +91,35 @@ public:
         parked_ = false;
     }
 
+    /// Empty the eventfd after it fired, so the next epoll_wait can sleep again.
+    void drain_wake_fd() {
+        std::uint64_t count = 0;
+        [[maybe_unused]] const ssize_t bytes = ::read(wake_fd_, &count, sizeof count);
+    }
+
     /// The descriptor the driver watches for pushes from other threads.
     int wake_fd() const noexcept { return wake_fd_; }
 
-    /// How many times a task entered the queue, since the queue was made. Executor's thread.
+    /// How many times a task entered the queue, since the queue was made.
     std::uint64_t pushes() {
         std::lock_guard lock(mutex_);
-        return local_pushes_ + remote_pushes_;
+        return pushes_;
     }
 
-    /// Refuse further pushes and hand back what is queued, for shutdown. Executor's thread.
-    std::vector<Task*> close() {
+    /// Refuse further pushes and hand back what is queued, for shutdown.
+    std::deque<Task*> close() {
         std::lock_guard lock(mutex_);
         closed_ = true;
-        local_.append(remote_);
-        std::vector<Task*> queued;
-        while (Task* task = local_.pop_front()) queued.push_back(task);
-        return queued;
+        return std::exchange(tasks_, {});
     }
 
 private:
-    TaskList local_;                  // executor's thread only; each entry owns a reference
-    std::uint64_t local_pushes_ = 0;  // executor's thread only
-    std::atomic<bool> remote_pending_{false};  // remote_ may be non-empty: take the lock
-    std::mutex mutex_;                         // guards everything below
-    TaskList remote_;                          // each entry owns one reference
-    bool closed_ = false;                      // set once by the executor's destructor
-    bool parked_ = false;                      // the executor is in (or entering) epoll_wait
-    std::uint64_t remote_pushes_ = 0;          // for RunStats
-    int wake_fd_;  // eventfd: written by a push while parked_, read by the driver
+    std::mutex mutex_;
+    std::deque<Task*> tasks_;   // each entry owns one reference
+    bool closed_ = false;       // set once by the executor's destructor
+    bool parked_ = false;       // the executor is in (or entering) epoll_wait
+    std::uint64_t pushes_ = 0;  // tasks queued so far, for RunStats
+    int wake_fd_;               // eventfd: written by a push while parked_, read by the driver
 };
 
 // snippet-begin: schedule

@@ -28,9 +28,7 @@
 #include <utility>
 #include <variant>
 
-#include "rt/frame_pool.hpp"
 #include "rt/future.hpp"
-#include "rt/sync/spin_lock.hpp"
 #include "rt/waker.hpp"
 
 namespace rt {
@@ -60,22 +58,6 @@ public:
 
     Task(const Task&) = delete;
     Task& operator=(const Task&) = delete;
-
-    /// Tasks, like coroutine frames, come from the frame pool (rt/frame_pool.hpp). `delete
-    /// this` below passes the size of the most derived TaskCell, the destructor being virtual.
-    static void* operator new(std::size_t size) { return FramePool::allocate(size); }
-    static void operator delete(void* task, std::size_t size) noexcept {
-        FramePool::deallocate(task, size);
-    }
-    /// A future aligned beyond what operator new gives (alignas(64)) makes its TaskCell so
-    /// too: `new` then passes the alignment, and the task bypasses the pool, whose blocks are
-    /// aligned like operator new only.
-    static void* operator new(std::size_t size, std::align_val_t align) {
-        return ::operator new(size, align);
-    }
-    static void operator delete(void* task, std::size_t size, std::align_val_t align) noexcept {
-        ::operator delete(task, size, align);
-    }
 
     /// Take one more reference. Relaxed: a new reference is always made from an existing
     /// one, so the task cannot be freed meanwhile (the same argument as std::shared_ptr).
@@ -137,37 +119,11 @@ public:
     // Intrusive links of the executor's list of live tasks (executor thread only).
     Task* prev_live = nullptr;
     Task* next_live = nullptr;
-    // The ready queue's link (rt/ready_queue.hpp): a task is in one list at a time, at most.
-    Task* next_ready = nullptr;
 
 protected:
-    /// A new task is born scheduled, with three references: the executor's, the JoinHandle's
-    /// and the ready queue's, for spawn queues it at once. (New in chapter 6: setting them
-    /// here, where nobody else can see the task yet, saves spawn three atomic operations.)
-    explicit Task(std::shared_ptr<ReadyQueue> queue)
-        : refs_(3), state_(scheduled), queue_(std::move(queue)) {}
+    explicit Task(std::shared_ptr<ReadyQueue> queue) : queue_(std::move(queue)) {}
     virtual ~Task() = default;
     virtual void drop_future() = 0;
-
-    // snippet-begin: waker-ref
-    /// The waker of one poll (new in chapter 6). It borrows the reference the executor holds
-    /// while it polls, instead of taking one of its own: the task cannot be freed during its
-    /// poll, and a future that keeps the waker clones it, which takes a reference then. So a
-    /// poll costs no increment and no decrement of the count (Tokio's WakerRef).
-    class WakerRef {
-    public:
-        explicit WakerRef(Task* task) noexcept : waker_(RawWaker{task, &waker_vtable}) {}
-        WakerRef(const WakerRef&) = delete;
-        WakerRef& operator=(const WakerRef&) = delete;
-        ~WakerRef() {}  // waker_ is deliberately not destroyed: it owns no reference to drop
-        const Waker& get() const noexcept { return waker_; }
-
-    private:
-        union {
-            Waker waker_;  // in a union, so that its destructor runs only if called
-        };
-    };
-    // snippet-end: waker-ref
 
 private:
     static Task* from(const void* data) { return static_cast<Task*>(const_cast<void*>(data)); }
@@ -184,9 +140,9 @@ private:
     static constexpr RawWakerVTable waker_vtable{&clone_waker, &wake_waker, &wake_waker_by_ref,
                                                  &drop_waker};
 
-    std::atomic<std::uint32_t> refs_;    // see the constructor
-    std::atomic<std::uint32_t> state_;   // scheduled | complete | aborted
-    std::shared_ptr<ReadyQueue> queue_;  // outlives the executor while wakers exist
+    std::atomic<std::uint32_t> refs_{1};   // starts with the creator's reference
+    std::atomic<std::uint32_t> state_{0};  // scheduled | complete | aborted
+    std::shared_ptr<ReadyQueue> queue_;    // outlives the executor while wakers exist
 };
 
 /// The output of a task whose future's Output is void.
@@ -195,12 +151,10 @@ struct Done {};
 /// A task whose future produces a T: the slot where its outcome waits for the JoinHandle.
 ///
 /// The join protocol. The executor's thread writes the outcome once; a JoinHandle, from any
-/// task on any thread, reads it. Both sides take `join_lock_`, so "no outcome yet, keep my
+/// task on any thread, reads it. Both sides take `join_mutex_`, so "no outcome yet, keep my
 /// waker" (poll_join) and "here is the outcome, give me the waker" (set_outcome) cannot
 /// interleave: either the handle sees the outcome, or the executor sees the handle's waker
 /// and wakes it. The wake happens after the lock is released, like every wake in the runtime.
-/// New in chapter 6: the lock is a one-byte SpinLock (rt/sync/spin_lock.hpp) where a
-/// std::mutex took 40 bytes of every task; the critical sections are a few instructions.
 template <class T>
 class Joinable : public Task {
 public:
@@ -210,13 +164,10 @@ public:
     /// value; throws what the future threw, or TaskAborted.
     Poll<T> poll_join(Context& cx) {
         Outcome outcome;
-        std::optional<Waker> replaced;  // declared before the lock: dropped after it
         {
-            std::lock_guard lock(join_lock_);
+            std::lock_guard lock(join_mutex_);
             if (outcome_.index() == running) {
-                if (!joiner_ || !joiner_->will_wake(cx.waker())) {
-                    replaced = std::exchange(joiner_, cx.waker());
-                }
+                if (!joiner_ || !joiner_->will_wake(cx.waker())) joiner_ = cx.waker();
                 return pending;
             }
             outcome = std::exchange(outcome_, Outcome(std::in_place_index<taken>));
@@ -240,7 +191,7 @@ public:
 
     /// The future completed, threw, or was destroyed: there is an outcome to take.
     bool has_outcome() {
-        std::lock_guard lock(join_lock_);
+        std::lock_guard lock(join_mutex_);
         return outcome_.index() != running;
     }
 
@@ -258,7 +209,7 @@ protected:
     void set_outcome(Args&&... args) {
         std::optional<Waker> joiner;
         {
-            std::lock_guard lock(join_lock_);
+            std::lock_guard lock(join_mutex_);
             if (outcome_.index() != running) return;
             outcome_.template emplace<State>(std::forward<Args>(args)...);
             joiner.swap(joiner_);
@@ -267,9 +218,9 @@ protected:
     }
 
 private:
-    SpinLock join_lock_;
-    Outcome outcome_;              // guarded by join_lock_; `running` until the future is done
-    std::optional<Waker> joiner_;  // guarded by join_lock_; the JoinHandle's latest waker
+    std::mutex join_mutex_;
+    Outcome outcome_;              // guarded by join_mutex_; `running` until the future is done
+    std::optional<Waker> joiner_;  // guarded by join_mutex_; the JoinHandle's latest waker
 };
 
 /// The task for a future of type F: the future lives inside the task's own allocation, and
@@ -284,8 +235,8 @@ public:
 
     // snippet-begin: task-cell-poll
     bool poll() override {
-        const typename Base::WakerRef waker(this);  // borrows the executor's reference
-        Context cx(waker.get());
+        Waker waker = this->waker();
+        Context cx(waker);
         try {
             if constexpr (std::is_void_v<typename F::Output>) {
                 if (future_->poll(cx).is_pending()) return false;

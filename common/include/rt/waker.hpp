@@ -53,9 +53,19 @@ public:
         return *this;
     }
 
+    // GCC 12 sometimes takes an empty std::optional<Waker>, moved into a future's temporary,
+    // for an uninitialised Waker here (-Wmaybe-uninitialized, a known false positive of its
+    // optimiser); a moved-from or empty Waker has a null vtable, which this checks.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
     ~Waker() {
         if (raw_.vtable != nullptr) raw_.vtable->drop(raw_.data);
     }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
     /// Wake the task and give up this waker: `std::move(waker).wake();`.
     void wake() && {

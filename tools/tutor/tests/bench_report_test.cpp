@@ -1,10 +1,12 @@
 // Tests of reading the benchmark programs' output and of the stages' table, as text, as
-// Markdown and as an SVG chart.
+// Markdown and as an SVG chart; and of `tutor bench --vs-tokio`'s medians, ratios, tables,
+// and what it reads from wrk and Cargo.lock.
 #include <doctest/doctest.h>
 
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bench_report.hpp"
 
@@ -166,5 +168,172 @@ TEST_SUITE("bench report") {
               "<rect x=\"90\" y=\"104\" width=\"440.0\" height=\"14\" fill=\"#4e79a7\"/>\n"
               "<text x=\"536.0\" y=\"115\" fill=\"#222222\">63.0 ns/yield</text>\n"
               "</svg>\n");
+    }
+
+    TEST_CASE("every workload of WORKLOADS.md but http is read, in the table's order") {
+        const auto figures = tutor::parse_bench_output(
+            "blocking_many 15400.0 ns/op\nfile_read 640.0 us/read\nhttp 1.0 req/s\n");
+        CHECK(figures.size() == 2);
+        CHECK(figures.at("file_read").unit == "us/read");
+        const auto& names = tutor::bench_workloads();
+        REQUIRE(names.size() == 10);
+        CHECK(names.front() == "spawn_many");
+        CHECK(names.back() == "file_read");
+    }
+}
+
+namespace {
+
+/// A workload compared in three rounds.
+tutor::BenchComparison compared(std::string workload, std::string unit, std::vector<double> ours,
+                                std::vector<double> tokio) {
+    tutor::BenchComparison comparison;
+    comparison.workload = std::move(workload);
+    comparison.unit = std::move(unit);
+    comparison.ours = std::move(ours);
+    comparison.tokio = std::move(tokio);
+    return comparison;
+}
+
+}  // namespace
+
+TEST_SUITE("bench comparison with Tokio") {
+    TEST_CASE("the median is the middle figure, or the mean of the middle two") {
+        CHECK(tutor::bench_median({3.0, 1.0, 2.0}) == doctest::Approx(2.0));
+        CHECK(tutor::bench_median({4.0, 1.0, 3.0, 2.0}) == doctest::Approx(2.5));
+        CHECK(tutor::bench_median({7.5}) == doctest::Approx(7.5));
+        CHECK(tutor::bench_median({}) == doctest::Approx(0.0));
+    }
+
+    TEST_CASE("for a time the ratio is Tokio's median over ours: above 1, ours is faster") {
+        const auto ratio =
+            tutor::bench_ratio(compared("spawn_many", "ns/task", {50, 40, 60}, {100, 90, 120}));
+        REQUIRE(ratio.has_value());
+        CHECK(*ratio == doctest::Approx(2.0));
+        const auto slower = tutor::bench_ratio(compared("sleep_many", "ms_total", {200}, {100}));
+        REQUIRE(slower.has_value());
+        CHECK(*slower == doctest::Approx(0.5));
+    }
+
+    TEST_CASE("for a rate the ratio is our median over Tokio's") {
+        const auto ratio =
+            tutor::bench_ratio(compared("http", "req/s", {150000, 140000}, {100000, 100000}));
+        REQUIRE(ratio.has_value());
+        CHECK(*ratio == doctest::Approx(1.45));
+    }
+
+    TEST_CASE("bytes per task get no ratio, nor does a workload one side has no figure for") {
+        CHECK_FALSE(tutor::bench_ratio(compared("idle_memory", "bytes/task", {392}, {208})));
+        CHECK_FALSE(tutor::bench_ratio(compared("spawn_remote", "ns/task", {}, {500})));
+        CHECK_FALSE(tutor::bench_ratio(compared("spawn_remote", "ns/task", {50}, {})));
+        CHECK_FALSE(tutor::bench_ratio(compared("yield_many", "ns/yield", {0}, {20})));
+    }
+
+    TEST_CASE("the text table shows both medians, the ratio or the note, and the heading") {
+        tutor::BenchComparison unsupported;
+        unsupported.workload = "spawn_remote";
+        unsupported.note = "chapter 06 cannot run it: it needs an rt::Handle";
+        const std::string table = tutor::comparison_table(
+            {compared("spawn_many", "ns/task", {46.4, 46.0, 47.0}, {105.7, 100.0, 110.0}),
+             unsupported, compared("idle_memory", "bytes/task", {392.1}, {208.1})},
+            "06", "1.24.2", 0, 3);
+        CHECK(table ==
+              "chapter 06 against Tokio 1.24.2 (current_thread), --threads 0: medians of 3 runs "
+              "each, the two programs in turns\n"
+              "\n"
+              "workload                chapter 06              Tokio  ratio\n"
+              "spawn_many            46.4 ns/task      105.7 ns/task  2.28x\n"
+              "spawn_remote                     -                  -  chapter 06 cannot run "
+              "it: it needs an rt::Handle\n"
+              "idle_memory       392.1 bytes/task   208.1 bytes/task  -\n"
+              "\n"
+              "ratio: Tokio's time over ours (for http, our requests per second over Tokio's);\n"
+              "above 1, chapter 06 is faster. "
+              "idle_memory: the bytes per task, side by side.\n");
+    }
+
+    TEST_CASE("the heading names Tokio's workers, and leaves out a version it does not know") {
+        const std::string table = tutor::comparison_table(
+            {compared("yield_many", "ns/yield", {20}, {40})}, "08", "", 2, 1);
+        CHECK(
+            table.starts_with("chapter 08 against Tokio (2 workers), --threads 2: medians of "
+                              "1 run each"));
+    }
+
+    TEST_CASE("a note beside a ratio follows it in brackets") {
+        tutor::BenchComparison http = compared("http", "req/s", {140900}, {141083});
+        http.note = "wrk: Socket errors: connect 0, read 2, write 0, timeout 0";
+        CHECK(tutor::comparison_markdown({http}, "07", 0) ==
+              "| workload | chapter 07 | Tokio current_thread | ratio (above 1: chapter 07 "
+              "faster) |\n"
+              "|---|---:|---:|---:|\n"
+              "| http | 140900.0 req/s | 141083.0 req/s | 1.00x (wrk: Socket errors: connect 0, "
+              "read 2, write 0, timeout 0) |\n");
+    }
+
+    TEST_CASE("the Markdown table has a row per workload, '-' for a missing figure") {
+        tutor::BenchComparison skipped;
+        skipped.workload = "http";
+        skipped.note = "skipped: it needs wrk (apt-get install wrk)";
+        CHECK(tutor::comparison_markdown(
+                  {compared("chained_spawn", "ns/spawn", {49.3}, {63.4}), skipped}, "06", 1) ==
+              "| workload | chapter 06 | Tokio 1 worker | ratio (above 1: chapter 06 faster) |\n"
+              "|---|---:|---:|---:|\n"
+              "| chained_spawn | 49.3 ns/spawn | 63.4 ns/spawn | 1.29x |\n"
+              "| http | - | - | skipped: it needs wrk (apt-get install wrk) |\n");
+    }
+
+    TEST_CASE("wrk's rate is read from its Requests/sec line") {
+        const std::string report =
+            "Running 4s test @ http://127.0.0.1:40123/\n"
+            "  1 threads and 64 connections\n"
+            "  Thread Stats   Avg      Stdev     Max   +/- Stdev\n"
+            "    Latency   452.10us   80.33us   3.10ms   91.02%\n"
+            "    Req/Sec   141.77k     3.02k  145.22k    87.50%\n"
+            "  564321 requests in 4.00s, 41.98MB read\n"
+            "Requests/sec: 141083.52\n"
+            "Transfer/sec:     10.50MB\n";
+        const auto rate = tutor::parse_wrk_rate(report);
+        REQUIRE(rate.has_value());
+        CHECK(*rate == doctest::Approx(141083.52));
+        CHECK(tutor::parse_wrk_errors(report).empty());
+    }
+
+    TEST_CASE("a wrk report without a rate gives none") {
+        CHECK_FALSE(tutor::parse_wrk_rate("unable to connect to 127.0.0.1:1 Connection refused\n"));
+        CHECK_FALSE(tutor::parse_wrk_rate("Requests/sec: many\n"));
+        CHECK_FALSE(tutor::parse_wrk_rate(""));
+    }
+
+    TEST_CASE("wrk's socket errors and bad responses are collected") {
+        const std::string report =
+            "  10 requests in 4.00s, 1.00KB read\n"
+            "  Socket errors: connect 0, read 3, write 0, timeout 12\n"
+            "  Non-2xx or 3xx responses: 7\n"
+            "Requests/sec:      2.50\n";
+        CHECK(tutor::parse_wrk_errors(report) ==
+              "Socket errors: connect 0, read 3, write 0, timeout 12; Non-2xx or 3xx responses: 7");
+    }
+
+    TEST_CASE("a package's version is read from Cargo.lock, and no other package's") {
+        const std::string lock =
+            "# This file is automatically @generated by Cargo.\n"
+            "version = 3\n"
+            "\n"
+            "[[package]]\n"
+            "name = \"tokio-bench\"\n"
+            "version = \"0.1.0\"\n"
+            "dependencies = [\n"
+            " \"tokio\",\n"
+            "]\n"
+            "\n"
+            "[[package]]\n"
+            "name = \"tokio\"\n"
+            "version = \"1.24.2\"\n"
+            "source = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+        CHECK(tutor::cargo_lock_version(lock, "tokio") == "1.24.2");
+        CHECK(tutor::cargo_lock_version(lock, "tokio-bench") == "0.1.0");
+        CHECK(tutor::cargo_lock_version(lock, "mio") == "");
+        CHECK(tutor::cargo_lock_version("", "tokio") == "");
     }
 }

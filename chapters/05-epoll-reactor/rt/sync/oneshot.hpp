@@ -11,7 +11,7 @@
 // at most two parties ever contend, so the lock costs next to nothing and the protocol is
 // plain to see. Tokio's oneshot packs the same states into one atomic word (VALUE_SENT,
 // CLOSED, RX_TASK_SET, ...) and does the checks with compare-and-swap loops, which never block
-// but are much harder to get right; chapter 7 shows that style where the lock would be hot.
+// but are much harder to get right; chapter 8 shows that style where the lock would be hot.
 //
 // The protocol, and the race each step avoids:
 //  - Receiver::poll takes the value, or sees that the sender is gone, or stores its waker, all

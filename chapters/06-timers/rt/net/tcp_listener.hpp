@@ -24,7 +24,7 @@ public:
     static TcpListener bind(SocketAddress address, int backlog = 1024) {
         const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
-        AsyncFd socket(fd, AsyncFd::NonBlocking{});  // owns fd: closed if anything below throws
+        AsyncFd socket(fd);  // owns fd from here: closed if anything below throws
         const int on = 1;
         if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0 ||
             ::bind(fd, address.get(), address.length()) < 0 || ::listen(fd, backlog) < 0) {
@@ -49,7 +49,7 @@ public:
                     ::accept4(fd_->fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
             });
             if (accepted.is_pending()) return pending;
-            return TcpStream(AsyncFd(static_cast<int>(accepted.value()), AsyncFd::NonBlocking{}));
+            return TcpStream(AsyncFd(static_cast<int>(accepted.value())));
         }
 
     private:

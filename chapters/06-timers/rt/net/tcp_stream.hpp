@@ -71,7 +71,7 @@ public:
         using Output = std::size_t;
         Read(AsyncFd& fd, std::span<char> buffer) : fd_(&fd), buffer_(buffer) {}
         Poll<std::size_t> poll(Context& cx) {
-            return fd_->poll_io(cx, Interest::readable, buffer_.size(), [this] {
+            return fd_->poll_io(cx, Interest::readable, [this] {
                 return ::recv(fd_->fd(), buffer_.data(), buffer_.size(), 0);
             });
         }
@@ -88,7 +88,7 @@ public:
         using Output = std::size_t;
         Write(AsyncFd& fd, std::span<const char> data) : fd_(&fd), data_(data) {}
         Poll<std::size_t> poll(Context& cx) {
-            return fd_->poll_io(cx, Interest::writable, data_.size(), [this] {
+            return fd_->poll_io(cx, Interest::writable, [this] {
                 return ::send(fd_->fd(), data_.data(), data_.size(), MSG_NOSIGNAL);
             });
         }
@@ -188,7 +188,7 @@ inline Poll<TcpStream> ConnectFuture::poll(Context& cx) {
     if (!fd_) {  // first poll: start a non-blocking connect
         const int fd = ::socket(address_.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
-        fd_.emplace(fd, AsyncFd::NonBlocking{});
+        fd_.emplace(fd);
         if (::connect(fd, address_.get(), address_.length()) == 0) {
             return TcpStream(std::move(*fd_));  // loopback may connect at once
         }

@@ -5,16 +5,13 @@
 // pending poll, when the value is sent or the sender is dropped; no wake is lost, whichever
 // thread does what.
 //
-// Why a lock and not atomics: each side must *check* the other's progress and *publish* its
+// Why a mutex and not atomics: each side must *check* the other's progress and *publish* its
 // own as one step ("no value yet, so here is my waker" against "here is the value, so give me
-// the waker"). Under one lock each of those is a critical section of a few instructions, and
+// the waker"). Under one mutex each of those is a critical section of a few instructions, and
 // at most two parties ever contend, so the lock costs next to nothing and the protocol is
-// plain to see. (New in chapter 6: the lock is a one-byte SpinLock instead of a std::mutex,
-// and the shared state comes from the frame pool; both were measured on the benchmarks'
-// ping_pong, which makes two channels per ping.) Tokio's oneshot packs the same states into one
-// atomic word (VALUE_SENT, CLOSED, RX_TASK_SET, ...) and does the checks with compare-and-swap
-// loops, which never block but are much harder to get right; chapter 7 shows that style where the
-// lock would be hot.
+// plain to see. Tokio's oneshot packs the same states into one atomic word (VALUE_SENT,
+// CLOSED, RX_TASK_SET, ...) and does the checks with compare-and-swap loops, which never block
+// but are much harder to get right; chapter 8 shows that style where the lock would be hot.
 //
 // The protocol, and the race each step avoids:
 //  - Receiver::poll takes the value, or sees that the sender is gone, or stores its waker, all
@@ -40,20 +37,17 @@
 #include <optional>
 #include <utility>
 
-#include "rt/frame_pool.hpp"
 #include "rt/future.hpp"
-#include "rt/sync/spin_lock.hpp"
 #include "rt/waker.hpp"
 
 namespace rt::sync::oneshot {
 
 namespace detail {
 
-/// What the two ends share. Every field is guarded by `mutex`: a one-byte SpinLock since
-/// chapter 6 (rt/sync/spin_lock.hpp), for the critical sections are a few instructions.
+/// What the two ends share. Every field is guarded by `mutex`.
 template <class T>
 struct Shared {
-    rt::detail::SpinLock mutex;
+    std::mutex mutex;
     std::optional<T> value;      // the value sent, until the receiver takes it
     bool sender_gone = false;    // the sender sent or was dropped: nothing more will come
     bool receiver_gone = false;  // the receiver was dropped: a value sent now is destroyed
@@ -172,8 +166,7 @@ private:
 
 template <class T>
 std::pair<Sender<T>, Receiver<T>> channel() {
-    // From the frame pool, as tasks are (rt/frame_pool.hpp): a channel lives as briefly.
-    auto shared = std::allocate_shared<detail::Shared<T>>(rt::detail::PoolAllocator<int>());
+    auto shared = std::make_shared<detail::Shared<T>>();
     return {Sender<T>(shared), Receiver<T>(shared)};
 }
 

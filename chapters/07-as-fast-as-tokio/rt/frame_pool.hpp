@@ -1,7 +1,8 @@
-// FramePool: recycles the memory of coroutine frames and tasks, per thread (new in chapter 6).
+// FramePool: recycles the memory of coroutine frames and tasks, per thread (new in chapter 7).
 //
-// Every spawn allocates two blocks, the task (rt/task.hpp) and its coroutine's frame
-// (rt/coroutine.hpp), and frees both when the task is done. Workloads that spawn thousands of
+// Every spawn allocates a block, the task with its future, and every coroutine a block for its
+// frame (one block for both, since a spawned coroutine's task lives in room in front of its
+// frame: rt/coroutine.hpp), and frees them when the task is done. Workloads that spawn thousands of
 // short tasks at once do this in bursts: thousands of blocks of a few sizes, freed and
 // allocated again. The C library's allocator keeps only a handful of freed blocks of each size
 // at hand (7, in glibc's per-thread cache); the rest go back to its bins, where freeing merges
@@ -29,8 +30,15 @@ namespace rt::detail {
 
 class FramePool {
 public:
+// GCC says AddressSanitizer with __SANITIZE_ADDRESS__, clang with __has_feature.
 #if defined(__SANITIZE_ADDRESS__)
     static constexpr bool enabled = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    static constexpr bool enabled = false;
+#else
+    static constexpr bool enabled = true;
+#endif
 #else
     static constexpr bool enabled = true;
 #endif
@@ -127,7 +135,7 @@ struct PoolAllocator {
     }
     void deallocate(T* p, std::size_t n) noexcept {
         if constexpr (over_aligned) {
-            ::operator delete(p, n * sizeof(T), std::align_val_t(alignof(T)));
+            ::operator delete(p, std::align_val_t(alignof(T)));  // unsized, as in rt/task.hpp
         } else {
             FramePool::deallocate(p, n * sizeof(T));
         }

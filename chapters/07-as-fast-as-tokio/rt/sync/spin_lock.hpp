@@ -1,4 +1,4 @@
-// SpinLock: a one-byte lock for critical sections of a few instructions (new in chapter 6).
+// SpinLock: a one-byte lock for critical sections of a few instructions (new in chapter 7).
 // It meets the standard's Lockable requirements, so std::lock_guard and std::unique_lock take
 // it as they take a std::mutex.
 //

@@ -1,4 +1,4 @@
-// Tests of chapter 6's fast paths, each against the promise it must keep while going faster:
+// Tests of chapter 7's fast paths, each against the promise it must keep while going faster:
 // the one-byte SpinLock still excludes; the FramePool hands a freed block out again (same
 // class, newest first, on the thread that freed it, within its cap) and coroutine frames come
 // from it; the two-list ready queue runs remote wakes while the executor is busy, never starves
