@@ -355,7 +355,7 @@ inline rt::Task<void> Promise<void>::get_return_object() noexcept {
 /// 7): one block holds the header (Joinable<T>, rt/task.hpp) and then the frame, as Tokio's
 /// task cell holds header, future and trailer. Every Task<T> frame gets the room, because
 /// when the compiler allocates a frame nobody knows yet whether it will be spawned; a Task
-/// that is only awaited or block_on'd leaves it unused.
+/// that is only awaited by another, or wrapped in another future, leaves it unused.
 ///
 /// The block's life:
 ///  1. operator new: allocate room + frame from the pool, construct an unspawned cell;

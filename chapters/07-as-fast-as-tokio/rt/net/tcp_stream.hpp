@@ -88,7 +88,9 @@ public:
         using Output = std::size_t;
         Write(AsyncFd& fd, std::span<const char> data) : fd_(&fd), data_(data) {}
         Poll<std::size_t> poll(Context& cx) {
-            return fd_->poll_io(cx, Interest::writable, data_.size(), [this] {
+            // Not a short-count call: a short send waits for EAGAIN, as in chapter 5. See
+            // AsyncFd::poll_io for why only a short recv counts as drained.
+            return fd_->poll_io(cx, Interest::writable, [this] {
                 return ::send(fd_->fd(), data_.data(), data_.size(), MSG_NOSIGNAL);
             });
         }
