@@ -10,7 +10,6 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <new>
 #include <optional>
 #include <string>
@@ -26,19 +25,11 @@
 #include "support/cli.hpp"
 #include "support/counted_allocations.hpp"
 #include "support/format.hpp"
+#include "support/resident_memory.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-long resident_kb() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    }
-    return 0;
-}
 
 /// A gate that every task waits at until it opens: an intrusive list of waiters, so that
 /// waiting allocates nothing (the benchmarks' idle_memory uses the same kind of event).
@@ -155,7 +146,7 @@ void spawn_each_way(std::size_t tasks) {
         Gate gate;
         std::size_t done = 0;
         rt::Executor executor;
-        const long before_kb = resident_kb();
+        const long before_kb = support::resident_kb();
         const std::size_t before = support::allocations.load();
         const auto start = Clock::now();
         executor.block_on([&]() -> rt::Task<void> {
@@ -163,7 +154,7 @@ void spawn_each_way(std::size_t tasks) {
             while (done < tasks) co_await rt::yield_now();
         });
         const std::size_t made = support::allocations.load() - before;
-        const long idle_kb = resident_kb() - before_kb;
+        const long idle_kb = support::resident_kb() - before_kb;
         gate.open();
         executor.run();
         const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();

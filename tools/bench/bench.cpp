@@ -15,7 +15,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <optional>
 #include <semaphore>
@@ -32,6 +31,7 @@
 #include "rt/yield_now.hpp"
 #include "support/cli.hpp"
 #include "support/descriptors.hpp"
+#include "support/resident_memory.hpp"
 
 #if __has_include("rt/handle.hpp")  // rt::Handle, if the stage keeps it in a header of its own
 #include "rt/handle.hpp"
@@ -469,14 +469,6 @@ double sleep_many() {
 }
 
 // ---- idle_memory: 1,000,000 tasks waiting on one event; resident memory per task.
-long rss_kb() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    }
-    return 0;
-}
 
 /// An event that many tasks wait for: each waiter is a node inside its own future, linked into
 /// the event's list, so waiting allocates nothing (as Tokio's broadcast receiver, roughly).
@@ -543,7 +535,7 @@ rt::Task<void> idle_task(Event* event, std::size_t* started) {
 
 double idle_memory_once() {
     constexpr std::size_t n = 1'000'000;
-    const long before = rss_kb();
+    const long before = support::resident_kb();
     Event event;
     std::size_t started = 0;
     rt::Executor executor;
@@ -557,7 +549,7 @@ double idle_memory_once() {
             while (started < n) co_await rt::yield_now();
             co_return spawned;
         });
-    const long after = rss_kb();
+    const long after = support::resident_kb();
     executor.block_on([&]() -> rt::Task<void> {
         event.set();
         for (auto& handle : handles) co_await handle;

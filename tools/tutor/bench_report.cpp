@@ -13,6 +13,17 @@ namespace tutor {
 
 namespace {
 
+/// `text` as a Markdown table cell: a "|" would end the cell, and GitHub reads "\|" as the
+/// character.
+std::string cell(const std::string& text) {
+    std::string escaped;
+    for (char c : text) {
+        if (c == '|') escaped += '\\';
+        escaped += c;
+    }
+    return escaped;
+}
+
 /// The figure of `workload` on `stage`, or nullptr when it has none.
 const BenchFigure* find_figure(const BenchFiguresByStage& figures, const std::string& stage,
                                const std::string& workload) {
@@ -91,15 +102,6 @@ std::string bench_table(const std::vector<std::string>& workloads,
 std::string bench_markdown(const std::vector<std::string>& workloads,
                            const std::vector<std::string>& stages,
                            const BenchFiguresByStage& figures) {
-    // A "|" in a cell would end it: GitHub reads "\|" as the character.
-    const auto cell = [](const std::string& text) {
-        std::string escaped;
-        for (char c : text) {
-            if (c == '|') escaped += '\\';
-            escaped += c;
-        }
-        return escaped;
-    };
     std::string table = "| workload |";
     for (const std::string& stage : stages) table += " ch. " + cell(stage) + " |";
     table += "\n|---|";
@@ -344,14 +346,6 @@ std::string comparison_table(const std::vector<BenchComparison>& comparisons,
 
 std::string comparison_markdown(const std::vector<BenchComparison>& comparisons,
                                 const std::string& stage, int threads) {
-    const auto cell = [](const std::string& text) {
-        std::string escaped;
-        for (char c : text) {
-            if (c == '|') escaped += '\\';
-            escaped += c;
-        }
-        return escaped;
-    };
     std::string table = "| workload | chapter " + cell(stage) + " | Tokio " +
                         tokio_runtime(threads) + " | ratio (above 1: chapter " + cell(stage) +
                         " faster) |\n|---|---:|---:|---:|\n";

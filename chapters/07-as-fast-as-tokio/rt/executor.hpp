@@ -292,8 +292,7 @@ public:
         const std::uint64_t pushes_before = queue_->pushes();
         for (;;) {
             while (detail::Task* task = next_task()) run_task(task, stats);
-            stats.io_events += driver_.turn(0);  // events that are there: maybe more tasks
-            stats.timers_fired += timers_.process(Clock::now());
+            collect_without_waiting(stats);  // events and timers that are due: maybe more tasks
             if (detail::Task* task = next_task()) {
                 run_task(task, stats);
             } else {
