@@ -471,7 +471,8 @@ double sleep_many() {
 // ---- idle_memory: 1,000,000 tasks waiting on one event; resident memory per task.
 
 /// An event that many tasks wait for: each waiter is a node inside its own future, linked into
-/// the event's list, so waiting allocates nothing (as Tokio's broadcast receiver, roughly).
+/// the event's list, so waiting allocates nothing (as Tokio's Notify). A waiter is 40 bytes:
+/// the event, two links, and the waker of its latest poll (a no-op waker until the first).
 class Event {
 public:
     class Wait {
@@ -480,25 +481,23 @@ public:
         explicit Wait(Event& event) : event_(&event) {}
         Wait(Wait&& other) noexcept : event_(other.event_) {}  // only before the first poll
         ~Wait() {
-            if (linked_) event_->unlink(this);
+            if (linked()) event_->unlink(this);
         }
         rt::Poll<void> poll(rt::Context& cx) {
             if (event_->set_) return rt::ready;
-            if (!linked_) {
-                event_->link(this);
-                linked_ = true;
-            }
-            waker_ = cx.waker();
+            if (!linked()) event_->link(this);
+            if (!waker_.will_wake(cx.waker())) waker_ = cx.waker();
             return rt::pending;
         }
 
     private:
         friend class Event;
+        bool linked() const { return prev_ != nullptr || event_->head_ == this; }
+
         Event* event_;
         Wait* prev_ = nullptr;
         Wait* next_ = nullptr;
-        bool linked_ = false;
-        std::optional<rt::Waker> waker_;
+        rt::Waker waker_ = rt::noop_waker();
     };
 
     Wait wait() { return Wait(*this); }
@@ -506,7 +505,7 @@ public:
     void set() {
         set_ = true;
         for (Wait* waiter = head_; waiter != nullptr; waiter = waiter->next_) {
-            if (waiter->waker_) waiter->waker_->wake_by_ref();
+            waiter->waker_.wake_by_ref();
         }
     }
 
@@ -535,10 +534,10 @@ rt::Task<void> idle_task(Event* event, std::size_t* started) {
 
 double idle_memory_once() {
     constexpr std::size_t n = 1'000'000;
-    const long before = support::resident_kb();
     Event event;
     std::size_t started = 0;
     rt::Executor executor;
+    const long before = support::resident_kb();
     std::vector<rt::JoinHandle<void>> handles =
         executor.block_on([&]() -> rt::Task<std::vector<rt::JoinHandle<void>>> {
             std::vector<rt::JoinHandle<void>> spawned;

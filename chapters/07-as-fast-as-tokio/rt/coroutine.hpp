@@ -16,8 +16,9 @@
 //
 // How a poll reaches a coroutine suspended deep in a chain (the "root" is the Task an
 // executor polls; every Task it awaits, directly or not, shares its root):
-//  1. the root's poll stores the Context in the root's promise, and runs its trampoline: a
-//     loop that resumes the coroutine named in the poll's `next` until none is named;
+//  1. the root's poll makes the poll's scope, on its own stack, the thread's current one (it
+//     holds the Context, the root, and the next coroutine to resume), and runs its
+//     trampoline: a loop that resumes the coroutine named in the scope's `next` until none is;
 //  2. a `co_await future` anywhere in the chain polls the future at once with that Context.
 //     Ready: the coroutine goes on without suspending. Pending: the future has taken the
 //     task's waker, as in chapter 2; the awaiter records itself in the root's promise as
@@ -27,10 +28,15 @@
 //     may be spurious, and the coroutine must not go on before its future is ready. Still
 //     pending: answer pending. Ready: resume the coroutine that waits for it, at its
 //     co_await, which returns the value;
-//  4. `co_await task` gives the awaited Task its awaiter as continuation and the same root,
-//     names it as the root's next coroutine, and suspends; the trampoline resumes it. When it
-//     finishes, its final suspension names its awaiter as next. The root's final suspension
-//     names nobody: the trampoline stops, and the root's poll answers ready.
+//  4. `co_await task` gives the awaited Task its awaiter as continuation, names it as the
+//     scope's next coroutine, and suspends; the trampoline resumes it. When it finishes, its
+//     final suspension names its awaiter as next. The root's final suspension names nobody:
+//     the trampoline stops, and the root's poll answers ready.
+//
+// What a coroutine throws, and what an awaited future's poll throws, waits in the scope too,
+// for the coroutine that resumes next to rethrow: that one is always resumed within the same
+// poll, so nothing is in flight once the poll returns (new in chapter 7, where it moved out
+// of every frame: see "Where the bytes go" in the chapter's text).
 //
 // Why a trampoline: C++20's own symmetric transfer is `await_suspend` returning the handle to
 // resume next, and the compiler is meant to jump there with a tail call. A tail call is an
@@ -41,6 +47,7 @@
 // every build because it does not depend on the optimiser.
 #pragma once
 
+#include <algorithm>
 #include <cassert>
 #include <coroutine>
 #include <exception>
@@ -79,15 +86,49 @@ protected:
 
 class PromiseBase;
 
+// snippet-begin: poll-scope
+/// What matters during one poll of a root only (steps 1 to 4): it lives on the poll's stack,
+/// and the thread's `current` points to it while the poll runs. New in chapter 7: in chapter 6
+/// every frame's promise held these, 40 bytes of each idle task; a thread polls one root at a
+/// time, so one place per thread is enough. A root polled inside another's poll (a Task in a
+/// hand-written future that a Task awaits) makes its own scope current, and puts the outer
+/// one back when its poll returns.
+struct PollScope {
+    Context* cx;                   // the Context of the root's poll
+    PromiseBase* root;             // the promise of the Task being polled
+    std::coroutine_handle<> next;  // the coroutine the trampoline resumes next, if any
+    std::exception_ptr error;      // thrown, on its way to the coroutine resumed next
+
+    static inline thread_local PollScope* current = nullptr;
+
+    /// Makes `scope` current on this thread for as long as it lives.
+    class Entered {
+    public:
+        explicit Entered(PollScope& scope) noexcept : outer_(std::exchange(current, &scope)) {}
+        Entered(const Entered&) = delete;
+        Entered& operator=(const Entered&) = delete;
+        ~Entered() { current = outer_; }
+
+    private:
+        PollScope* outer_;
+    };
+
+    /// Rethrow what is on its way, if anything is.
+    void rethrow_if_thrown() {
+        if (error) std::rethrow_exception(std::exchange(error, nullptr));
+    }
+};
+// snippet-end: poll-scope
+
 /// co_await of a Future, as a coroutine sees it. A is a reference to the future, always (new
-/// in chapters 4 to 6, where it held a temporary by value): a temporary lives until the end of the
-/// full-expression that holds the co_await, and that end comes after the coroutine resumes,
+/// in chapter 7; in chapters 4 to 6 the awaiter held a temporary by value): a temporary lives
+/// until the end of the full-expression that holds the co_await, which comes after the resume,
 /// so `co_await stream.read(buffer)` can poll the temporary where it is. A copy in the
 /// awaiter would give every suspended coroutine the future twice, the temporary and the copy;
 /// without it, the benchmarks' idle task's frame went from 248 to 208 bytes (docs/benchmarks.md).
-/// The awaiter finds the root through the coroutine's handle rather than a reference of its
-/// own, and keeps no room for the value of a future that has none: 32 bytes for such a future,
-/// where it took 48.
+/// The awaiter finds the root and the Context through the poll's scope rather than references
+/// of its own, keeps what the future's poll threw there too, and keeps no room for the value of
+/// a future that has none: 24 bytes for such a future, where it took 48.
 template <class A>
 class FutureAwaiter final : public AwaitedFuture {
     using Output = typename std::remove_cvref_t<A>::Output;
@@ -96,12 +137,8 @@ public:
     explicit FutureAwaiter(A&& future) : future_(std::forward<A>(future)) {}
 
     bool await_ready() const noexcept { return false; }  // polling needs the root's Context
-    template <class P>
-    bool await_suspend(std::coroutine_handle<P> coroutine) noexcept;  // step 2 (below)
-    Output await_resume() {
-        if (error_) std::rethrow_exception(error_);
-        if constexpr (!std::is_void_v<Output>) return std::move(*value_);
-    }
+    bool await_suspend(std::coroutine_handle<> coroutine) noexcept;  // step 2 (below)
+    Output await_resume();
 
     bool poll_again(Context& cx) noexcept override {
         try {
@@ -113,7 +150,7 @@ public:
                 value_.emplace(std::move(result).value());
             }
         } catch (...) {
-            error_ = std::current_exception();  // rethrown in the coroutine, at its co_await
+            PollScope::current->error = std::current_exception();  // rethrown by await_resume
         }
         return true;
     }
@@ -123,16 +160,7 @@ private:
     using Stored = std::conditional_t<std::is_void_v<Output>, Nothing, std::optional<Output>>;
 
     A future_;                              // a reference to the awaited future
-    std::exception_ptr error_;              // what its poll threw, for await_resume to rethrow
     [[no_unique_address]] Stored value_{};  // the future's output, once it is ready
-};
-
-/// Where a root's poll keeps what matters during the poll only: the Context, and the next
-/// coroutine the trampoline resumes (steps 1 and 4). It lives on the poll's stack, and the
-/// root's promise points to it while the poll runs: 8 bytes of every frame, not 16.
-struct PollScope {
-    Context* cx;
-    std::coroutine_handle<> next;
 };
 
 /// What every Task's promise holds, whatever its T.
@@ -148,14 +176,19 @@ public:
         template <class P>
         void await_suspend(std::coroutine_handle<P> finished) noexcept {
             PromiseBase& promise = finished.promise();
-            promise.root_->scope_->next = promise.continuation_;
+            PollScope& scope = *PollScope::current;
+            scope.next = &promise == scope.root
+                             ? nullptr
+                             : std::coroutine_handle<>::from_address(promise.continuation_);
         }
         void await_resume() noexcept {}
     };
     // snippet-end: final-awaiter
     FinalAwaiter final_suspend() noexcept { return {}; }
 
-    void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+    /// What the coroutine threw goes to whoever resumes next: its awaiter's await_resume, or
+    /// for the root, its poll.
+    void unhandled_exception() noexcept { PollScope::current->error = std::current_exception(); }
 
     // snippet-begin: await-transform
     /// Every co_await in a Task comes here first: a Task is started with this coroutine as
@@ -164,7 +197,7 @@ public:
     auto await_transform(A&& awaited) {
         using Awaited = std::remove_cvref_t<A>;
         if constexpr (is_task<Awaited>) {
-            return typename Awaited::Awaiter(awaited.handle_, *this);
+            return typename Awaited::Awaiter(awaited.handle_);
         } else {
             static_assert(Future<Awaited>,
                           "a Task can co_await a Task or a Future (a type with Output and "
@@ -188,27 +221,28 @@ protected:
     template <class>
     friend class FutureAwaiter;
 
-    /// Rethrow what the coroutine threw, if it threw.
-    void rethrow_if_failed() {
-        if (exception_) std::rethrow_exception(exception_);
-    }
-
-    PromiseBase* root_ = this;              // the promise of the Task an executor polls
-    std::coroutine_handle<> continuation_;  // who awaits this Task; empty for the root
-    PollScope* scope_ = nullptr;            // root only: the poll under way, if one is
-    AwaitedFuture* awaited_ = nullptr;      // root only: the future the chain waits for
-    std::exception_ptr exception_;          // what the coroutine threw, if it did
+    // One word, for a Task is either awaited by another or polled as a root, never both (new
+    // in chapter 7, where the promise took 40 bytes; the rest moved to the PollScope).
+    union {
+        void* continuation_;                // awaited Task: who awaits it, a handle's address
+        AwaitedFuture* awaited_ = nullptr;  // root: the future the chain waits for, if any
+    };
 };
 
 // snippet-begin: future-awaiter
 template <class A>
-template <class P>
-bool FutureAwaiter<A>::await_suspend(std::coroutine_handle<P> coroutine) noexcept {
-    PromiseBase& root = *static_cast<PromiseBase&>(coroutine.promise()).root_;
-    if (poll_again(*root.scope_->cx)) return false;  // ready at once: go on without suspending
+bool FutureAwaiter<A>::await_suspend(std::coroutine_handle<> coroutine) noexcept {
+    PollScope& scope = *PollScope::current;
+    if (poll_again(*scope.cx)) return false;  // ready at once: go on without suspending
     waiter = coroutine;
-    root.awaited_ = this;  // the root's next poll polls us again (step 3)
+    scope.root->awaited_ = this;  // the root's next poll polls us again (step 3)
     return true;
+}
+
+template <class A>
+auto FutureAwaiter<A>::await_resume() -> Output {
+    PollScope::current->rethrow_if_thrown();  // what poll_again caught, if it caught
+    if constexpr (!std::is_void_v<Output>) return std::move(*value_);
 }
 // snippet-end: future-awaiter
 
@@ -240,7 +274,7 @@ public:
         value_.emplace(std::forward<U>(value));
     }
     T result() {
-        this->rethrow_if_failed();
+        PollScope::current->rethrow_if_thrown();
         return std::move(*value_);
     }
 
@@ -253,7 +287,7 @@ class Promise<void> final : public PromiseAllocation<void> {
 public:
     rt::Task<void> get_return_object() noexcept;
     void return_void() noexcept {}
-    void result() { rethrow_if_failed(); }
+    void result() { PollScope::current->rethrow_if_thrown(); }
 };
 
 }  // namespace detail
@@ -295,20 +329,16 @@ private:
 
     static Poll<T> drive(std::coroutine_handle<promise_type> handle, Context& cx) {
         promise_type& root = handle.promise();
-        detail::PollScope scope{&cx, handle};  // the first poll starts the coroutine
+        detail::PollScope scope{&cx, &root, handle, {}};  // the first poll starts the coroutine
+        const detail::PollScope::Entered entered(scope);
         if (root.awaited_ != nullptr) {
             if (!root.awaited_->poll_again(cx)) return pending;  // nothing to resume yet
             scope.next = std::exchange(root.awaited_, nullptr)->waiter;
         }
-        root.scope_ = &scope;
         // The trampoline: every transfer of control between the chain's coroutines comes
         // back here, so the stack is as deep on the millionth await as on the first.
         while (scope.next) std::exchange(scope.next, nullptr).resume();
-        if (!handle.done()) {
-            root.scope_ = nullptr;
-            return pending;
-        }
-        root.scope_ = nullptr;
+        if (!handle.done()) return pending;
         if constexpr (std::is_void_v<T>) {
             root.result();
             return ready;
@@ -319,22 +349,19 @@ private:
 
     // snippet-begin: task-awaiter
     /// co_await of a Task inside another (step 4): the awaited Task gets the awaiting
-    /// coroutine as its continuation and the same root, and runs next.
+    /// coroutine as its continuation, and runs next.
     class Awaiter {
     public:
-        Awaiter(std::coroutine_handle<promise_type> child, detail::PromiseBase& parent) noexcept
-            : child_(child), parent_(parent) {}
+        explicit Awaiter(std::coroutine_handle<promise_type> child) noexcept : child_(child) {}
         bool await_ready() const noexcept { return false; }
         void await_suspend(std::coroutine_handle<> awaiting) noexcept {
-            child_.promise().continuation_ = awaiting;
-            child_.promise().root_ = parent_.root_;
-            parent_.root_->scope_->next = child_;  // the trampoline resumes it once we suspend
+            child_.promise().continuation_ = awaiting.address();
+            detail::PollScope::current->next = child_;  // resumed by the trampoline once we suspend
         }
         T await_resume() { return child_.promise().result(); }
 
     private:
         std::coroutine_handle<promise_type> child_;
-        detail::PromiseBase& parent_;
     };
     // snippet-end: task-awaiter
 
@@ -363,7 +390,7 @@ inline rt::Task<void> Promise<void>::get_return_object() noexcept {
 ///     a cell never spawned is freed with its frame in step 3;
 ///  3. the frame is destroyed when the task completes, is aborted, or its executor shuts
 ///     down, while the executor still holds its reference; operator delete then only records
-///     the frame's size in the cell (cell_bytes_), for the outcome and the references live on;
+///     the block's size in the cell (cell_granules_), for the outcome and the references live on;
 ///  4. the last reference frees the block, room and frame together.
 template <class T>
 class CoroutineCell final : public Joinable<T> {
@@ -388,7 +415,7 @@ public:
     static void frame_destroyed(void* frame, std::size_t frame_bytes) noexcept {
         auto* cell = of(frame);
         if (cell->spawned()) {
-            cell->cell_bytes_ = static_cast<std::uint32_t>(frame_bytes);  // for step 4
+            cell->cell_granules_ = granules_of(room + frame_bytes);  // for step 4
         } else {
             cell->~CoroutineCell();
             FramePool::deallocate(cell, room + frame_bytes);
@@ -424,9 +451,18 @@ private:
 
     /// Step 4.
     void destroy() noexcept override {
-        const std::size_t bytes = room + this->cell_bytes_;
+        const std::size_t bytes = this->cell_granules_ * FramePool::granule;
         this->~CoroutineCell();
         FramePool::deallocate(this, bytes);
+    }
+
+    /// A block's size in one byte (new in chapter 7: the four bytes it took would have made the
+    /// header 8 bytes longer): in the pool's granules, rounded up, which keeps it in its size
+    /// class. A block too big for the byte is too big for the pool, which needs no size for it.
+    static std::uint8_t granules_of(std::size_t bytes) noexcept {
+        static_assert(255 * FramePool::granule > FramePool::max_block);
+        return static_cast<std::uint8_t>(
+            std::min<std::size_t>(255, (bytes + FramePool::granule - 1) / FramePool::granule));
     }
 };
 // snippet-end: coroutine-cell

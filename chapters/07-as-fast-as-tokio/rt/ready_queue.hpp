@@ -257,17 +257,26 @@ inline void Task::schedule() {
     }
     // release: what this thread did before waking (e.g. filling a channel) is visible to
     // the poll, which acquires in begin_poll. acquire: reading `complete` set by finish().
-    const std::uint32_t before = state_.fetch_or(scheduled, std::memory_order_acq_rel);
+    const std::uint8_t before = state_.fetch_or(scheduled, std::memory_order_acq_rel);
     if ((before & (scheduled | complete)) != 0) return;
     ref();  // the queue's reference
     queue_->push(this);
 }
 // snippet-end: schedule
 
+inline void Task::schedule_with_reference() {
+    if (this == polling) {  // as in schedule; the executor holds references, so this is not
+        polling_woke_itself = true;  // the last one
+        unref();
+        return;
+    }
+    requeue();
+}
+
 inline void Task::requeue() {
     // As in schedule: a wake from another thread during the poll may have queued it already,
     // with a reference of its own; then ours is simply dropped.
-    const std::uint32_t before = state_.fetch_or(scheduled, std::memory_order_acq_rel);
+    const std::uint8_t before = state_.fetch_or(scheduled, std::memory_order_acq_rel);
     if ((before & (scheduled | complete)) != 0) {
         unref();
         return;

@@ -3,7 +3,7 @@
 // and waking it puts the task in its executor's ready queue, at most once however many times
 // it is woken. A JoinHandle is one more reference.
 //
-// New in chapter 7: a task is a header (this file's Task and Joinable: 80 bytes for a task
+// New in chapter 7: a task is a header (this file's Task and Joinable: 64 bytes for a task
 // with no value) followed by its future. For a hand-written future the two are one object,
 // TaskCell<F>. For a coroutine the header lives in room that the coroutine's operator new
 // reserves in front of the frame (CoroutineCell, rt/coroutine.hpp), so a spawned coroutine
@@ -52,16 +52,18 @@ public:
 namespace rt::detail {
 
 class ReadyQueue;
+template <class T>
+class CoroutineCell;
 
 class Task {
 public:
     /// The task is in the ready queue, or a waker has claimed the right to put it there.
-    static constexpr std::uint32_t scheduled = 1;
+    static constexpr std::uint8_t scheduled = 1;
     /// The future has completed or was destroyed; the task will never be polled again.
-    static constexpr std::uint32_t complete = 2;
+    static constexpr std::uint8_t complete = 2;
     /// abort() was called: the executor destroys the future at its next turn instead of
     /// polling it. Never cleared; meaningless once COMPLETE is set.
-    static constexpr std::uint32_t aborted = 4;
+    static constexpr std::uint8_t aborted = 4;
 
     Task(const Task&) = delete;
     Task& operator=(const Task&) = delete;
@@ -97,6 +99,11 @@ public:
     /// (Defined in ready_queue.hpp, which knows the queue.)
     void schedule();
 
+    /// Step 1 for a waker woken by value (new in chapter 7): the waker's reference becomes the
+    /// queue's, or is dropped if the task is queued already. One atomic operation where
+    /// schedule and then unref took three.
+    void schedule_with_reference();
+
     /// After a poll in which the task woke itself (polling_woke_itself): step 1, with the
     /// reference the executor popped it with instead of a new one. Executor's thread.
     void requeue();
@@ -111,7 +118,8 @@ public:
         // acq_rel: acquire pairs with the release of a waker's or abort's fetch_or (what
         // their thread wrote before is visible to the poll); release keeps the clear from
         // being reordered after the poll's reads.
-        const std::uint32_t before = state_.fetch_and(~scheduled, std::memory_order_acq_rel);
+        const std::uint8_t before =
+            state_.fetch_and(static_cast<std::uint8_t>(~scheduled), std::memory_order_acq_rel);
         if ((before & complete) != 0) return Turn::skip;
         if ((before & aborted) != 0) return Turn::cancel;
         return Turn::poll;
@@ -122,7 +130,7 @@ public:
     // snippet-begin: abort
     void abort() {
         // release: pairs with the acquire in begin_poll. acquire: reading `complete`.
-        const std::uint32_t before = state_.fetch_or(aborted, std::memory_order_acq_rel);
+        const std::uint8_t before = state_.fetch_or(aborted, std::memory_order_acq_rel);
         if ((before & (aborted | complete)) != 0) return;  // already asked, or too late
         schedule();  // the executor learns of it at the task's next turn, which this queues
     }
@@ -204,20 +212,19 @@ private:
         from(data)->ref();
         return RawWaker{data, &waker_vtable};
     }
-    static void wake_waker(const void* data) {
-        from(data)->schedule();
-        from(data)->unref();
-    }
+    static void wake_waker(const void* data) { from(data)->schedule_with_reference(); }
     static void wake_waker_by_ref(const void* data) { from(data)->schedule(); }
     static void drop_waker(const void* data) { from(data)->unref(); }
     static constexpr RawWakerVTable waker_vtable{&clone_waker, &wake_waker, &wake_waker_by_ref,
                                                  &drop_waker};
     void adopt(ReadyQueue* queue) noexcept;  // retain the queue (ready_queue.hpp)
 
-    std::atomic<std::uint32_t> refs_;   // see the constructor
-    std::atomic<std::uint32_t> state_;  // scheduled | complete | aborted
-    ReadyQueue* queue_ = nullptr;       // one of its references: outlives the executor while
-                                        // wakers exist. (8 bytes; chapter 6's shared_ptr, 16)
+    ReadyQueue* queue_ = nullptr;      // one of its references: outlives the executor while
+                                       // wakers exist. (8 bytes; chapter 6's shared_ptr, 16)
+    std::atomic<std::uint32_t> refs_;  // see the constructor
+    // scheduled | complete | aborted: one byte (new in chapter 7), and the last member, so that
+    // Joinable's one-byte fields fill the three bytes of padding after it.
+    std::atomic<std::uint8_t> state_;
 };
 
 /// The output of a task whose future's Output is void.
@@ -258,10 +265,16 @@ private:
 /// waker" (poll_join) and "here is the outcome, give me the waker" (set_outcome) cannot
 /// interleave: either the handle sees the outcome, or the executor sees the handle's waker
 /// and wakes it. The wake happens after the lock is released, like every wake in the runtime.
-/// New in chapter 7: the lock is a one-byte SpinLock (rt/sync/spin_lock.hpp) where a
-/// std::mutex took 40 bytes of every task; the critical sections are a few instructions. The
-/// outcome is a union with a one-byte tag beside the lock, not a std::variant, and the
-/// handle's waker a WakerSlot: 32 bytes for a task with no value, where chapter 6 took 80.
+/// New in chapter 7, 16 bytes for a task with no value, where chapter 6 took 80:
+///  - the lock is a one-byte SpinLock (rt/sync/spin_lock.hpp) where a std::mutex took 40
+///    bytes of every task; the critical sections are a few instructions;
+///  - the outcome's state is a one-byte tag beside the lock, not a std::variant's;
+///  - the handle's waker and what the future threw share 16 bytes: the waker is kept only
+///    while there is no outcome, and the exception only once there is one. set_outcome takes
+///    the waker out and puts the exception in, in one critical section. (A value has room of
+///    its own: it is moved in before the lock is taken, for a move may run any code, which a
+///    SpinLock's critical section must not. Tokio's task cell also keeps the output where the
+///    future was; chapter 7 keeps that for a later step.)
 template <class T>
 class Joinable : public Task {
 public:
@@ -296,11 +309,11 @@ public:
             default:
                 break;
         }
-        Value value = std::move(value_);
-        value_.~Value();
         if constexpr (std::is_void_v<T>) {
             return ready;
         } else {
+            T value = std::move(value_.value);
+            value_.value.~T();
             return value;
         }
     }
@@ -312,17 +325,27 @@ public:
     }
 
 protected:
-    // The union's members are constructed by set_outcome and destroyed by ~Joinable, by hand.
-    Joinable() noexcept {}
-    explicit Joinable(ReadyQueue* queue) noexcept : Task(queue) {}
+    // The unions' members are constructed and destroyed by hand, as the outcome's state says.
+    Joinable() noexcept { new (&joiner_) WakerSlot(); }
+    explicit Joinable(ReadyQueue* queue) noexcept : Task(queue) { new (&joiner_) WakerSlot(); }
     ~Joinable() override {
-        const std::uint8_t state = outcome_.load(std::memory_order_relaxed);  // last owner
-        if (state == finished) value_.~Value();
-        if (state == failed) error_.~exception_ptr();
+        switch (outcome_.load(std::memory_order_relaxed)) {  // last owner: nobody else looks
+            case running:
+                joiner_.~WakerSlot();  // drops a waker left by a handle that has gone since
+                break;
+            case finished:
+                if constexpr (!std::is_void_v<T>) value_.value.~T();
+                break;
+            case failed:
+                error_.~exception_ptr();
+                break;
+            default:  // cancelled or taken: nothing is left
+                break;
+        }
     }
 
     /// The outcome's states: no outcome yet; the future's value; what it threw; it was
-    /// destroyed before completing; the JoinHandle took the outcome.
+    /// destroyed before completing; the JoinHandle took the outcome, or nobody will.
     enum : std::uint8_t { running, finished, failed, cancelled, taken };
 
     /// Record the outcome unless there is one already, and wake the JoinHandle's task.
@@ -331,15 +354,18 @@ protected:
     void set_outcome(Args&&... args) {
         // Only this thread moves the outcome away from `running`, so it may read it unlocked.
         if (outcome_.load(std::memory_order_relaxed) != running) return;
-        if constexpr (State == finished) new (&value_) Value(std::forward<Args>(args)...);
-        if constexpr (State == failed)
-            new (&error_) std::exception_ptr(std::forward<Args>(args)...);
+        if constexpr (State == finished && !std::is_void_v<T>) {
+            new (&value_.value) T(std::forward<Args>(args)...);
+        }
         std::optional<Waker> joiner;
         {
             std::lock_guard lock(join_lock_);
+            joiner = joiner_.take();
+            joiner_.~WakerSlot();
+            if constexpr (State == failed)
+                new (&error_) std::exception_ptr(std::forward<Args>(args)...);
             // Published by the unlock: a handle that sees the state sees the value.
             outcome_.store(State, std::memory_order_relaxed);
-            joiner = joiner_.take();
         }
         if (joiner) std::move(*joiner).wake();
     }
@@ -372,23 +398,39 @@ protected:
 
     /// The task is detached (polled_and_detached): its outcome is for nobody, so it is neither
     /// stored nor published; no lock is taken (new in chapter 7, for tasks spawned and
-    /// forgotten). Executor's thread, during the poll.
-    void forsake_outcome() noexcept { outcome_.store(taken, std::memory_order_relaxed); }
-
-    /// Four bytes that the padding after the tag would waste: CoroutineCell keeps its frame's
-    /// size here (rt/coroutine.hpp).
-    std::uint32_t cell_bytes_ = 0;
+    /// forgotten). Executor's thread, during the poll. A handle that polled and then went away
+    /// may have left its waker: it is dropped here.
+    void forsake_outcome() noexcept {
+        joiner_.~WakerSlot();
+        outcome_.store(taken, std::memory_order_relaxed);
+    }
 
 private:
+    template <class>
+    friend class CoroutineCell;
+
+    // Three one-byte fields, first, so that they fill the padding at the end of Task.
     SpinLock join_lock_;
     // One of the states above; written under join_lock_, atomic for set_outcome's unlocked
-    // read. One byte, beside the lock's.
+    // read.
     std::atomic<std::uint8_t> outcome_{running};
-    union {
-        Value value_;               // when outcome_ is `finished`
-        std::exception_ptr error_;  // when outcome_ is `failed`
+    // CoroutineCell keeps the size of its block here (rt/coroutine.hpp), in a byte that
+    // padding would waste.
+    std::uint8_t cell_granules_ = 0;
+    /// Room for the value, constructed by set_outcome only; for a task with no value, an empty
+    /// class, which takes no bytes at all with [[no_unique_address]].
+    union ValueRoom {
+        ValueRoom() noexcept {}
+        ~ValueRoom() {}
+        Value value;
     };
-    WakerSlot joiner_;  // guarded by join_lock_; the JoinHandle's latest waker
+    struct NoValue {};
+    [[no_unique_address]] std::conditional_t<std::is_void_v<T>, NoValue, ValueRoom> value_;
+    union {
+        WakerSlot joiner_;          // while outcome_ is `running`: the JoinHandle's latest waker,
+                                    // guarded by join_lock_
+        std::exception_ptr error_;  // when outcome_ is `failed`: what the future threw
+    };
 };
 
 /// The task for a future of type F: the future lives inside the task's own allocation, and

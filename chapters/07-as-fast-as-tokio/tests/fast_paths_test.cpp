@@ -1,9 +1,10 @@
 // Tests of chapter 7's fast paths, each against the promise it must keep while going faster:
 // the one-byte SpinLock still excludes; the FramePool hands a freed block out again (same
-// class, newest first, on the thread that freed it, within its cap) and coroutine frames come
-// from it; the two-list ready queue runs remote wakes while the executor is busy, never starves
-// them, keeps local wakes in order and releases both lists at shutdown; a short read or write
-// clears readiness without losing the edge that follows.
+// class, newest first, on the thread that freed it; beyond its cap and at the thread's exit,
+// to other threads through the depot) and coroutine frames come from it; the two-list ready queue
+// runs remote wakes while the executor is busy, never starves them, keeps local wakes in order and
+// releases both lists at shutdown; a short read or write clears readiness without losing the edge
+// that follows.
 #include <doctest/doctest.h>
 
 #include <malloc.h>
@@ -295,25 +296,45 @@ TEST_SUITE("frame pool") {
         CHECK(reused == block);
     }
 
-    TEST_CASE("a thread's pool keeps at most max_cached bytes; beyond, blocks go to delete") {
+    TEST_CASE("beyond max_cached bytes, a thread's free blocks go to the depot, for others") {
         if (!pool_recycles()) return;
         constexpr std::size_t fit = FramePool::max_cached / FramePool::max_block;
-        const auto [last_kept, refused, first_reused] = on_new_thread([] {
+        const auto [given, taken_elsewhere] = on_new_thread([] {
             std::vector<void*> blocks;
             for (std::size_t i = 0; i <= fit; ++i) {
                 blocks.push_back(FramePool::allocate(FramePool::max_block));
             }
-            const std::uintptr_t last_kept = address(blocks[fit - 1]);
-            const std::uintptr_t refused = address(blocks[fit]);
+            // The first `fit` blocks fill the thread's cache; the one after overflows it, and
+            // the thread's whole list of the class goes to the depot, newest block on top.
+            const std::uintptr_t given = address(blocks[fit]);
             for (void* block : blocks) FramePool::deallocate(block, FramePool::max_block);
-            // The pool took the first `fit` blocks; the one after went to operator delete.
-            void* again = FramePool::allocate(smallest_of(classes - 1));
-            const std::uintptr_t first_reused = address(again);
-            FramePool::deallocate(again, smallest_of(classes - 1));
-            return std::tuple{last_kept, refused, first_reused};
+            // A thread with no block of the class takes the batch before it cuts a new one.
+            const std::uintptr_t taken_elsewhere = on_new_thread([] {
+                void* block = FramePool::allocate(smallest_of(classes - 1));
+                const std::uintptr_t taken = address(block);
+                FramePool::deallocate(block, smallest_of(classes - 1));
+                return taken;
+            });
+            return std::pair{given, taken_elsewhere};
         });
-        CHECK(first_reused == last_kept);
-        CHECK(first_reused != refused);
+        CHECK(taken_elsewhere == given);
+    }
+
+    TEST_CASE("a thread that exits hands its free blocks to the next thread that needs some") {
+        if (!pool_recycles()) return;
+        const std::uintptr_t freed = on_new_thread([] {
+            void* block = FramePool::allocate(largest_of(5));  // class 5: 81 to 96 bytes
+            const std::uintptr_t freed = address(block);
+            FramePool::deallocate(block, largest_of(5));
+            return freed;
+        });
+        const std::uintptr_t reused = on_new_thread([] {
+            void* block = FramePool::allocate(smallest_of(5));
+            const std::uintptr_t reused = address(block);
+            FramePool::deallocate(block, smallest_of(5));
+            return reused;
+        });
+        CHECK(reused == freed);
     }
 
     TEST_CASE("a block allocated after the thread's pool is gone holds its whole class") {
@@ -342,9 +363,9 @@ TEST_SUITE("frame pool") {
         const auto [reused, usable] = on_new_thread([block] {
             FramePool::deallocate(block, asked);  // kept by this thread's pool, class 4
             void* again = FramePool::allocate(largest_of(4));
-            const std::size_t usable = ::malloc_usable_size(again);
+            const auto seen = std::pair(address(again), ::malloc_usable_size(again));
             FramePool::deallocate(again, largest_of(4));
-            return std::pair(address(again), usable);
+            return seen;
         });
         if (pooled) CHECK(reused == address(block));
         CHECK(usable >= largest_of(4));
