@@ -54,9 +54,11 @@ public:
     /// complete and must not be polled.
     // snippet-begin: begin-poll
     bool begin_poll() noexcept {
-        // acq_rel: acquire pairs with the release of a waker's fetch_or (what the waker's
-        // thread wrote before waking is visible to the poll); release keeps the clear from
-        // being reordered after the poll's reads.
+        // acq_rel. No wake is lost: read-modify-writes of one atomic word have a single
+        // modification order, so a waker's fetch_or comes either after this clear, and the
+        // task is queued again, or before it, and then this acquire pairs with its release:
+        // the poll sees what the waker's thread wrote before waking. Acquire also keeps the
+        // poll's reads after the clear. Release: pairs with a later fetch_or's acquire.
         const std::uint32_t before = state_.fetch_and(~scheduled, std::memory_order_acq_rel);
         return (before & complete) == 0;
     }

@@ -29,8 +29,9 @@
 // register inside one critical section of the lock the notifier takes to set `done` (chapter
 // 2's Sleep does that with its own mutex); it needs the event's state to live under that
 // lock. Checking again keeps the reactor a table of wakers that knows nothing of what its
-// events mean, and costs at most a registration taken back. Tokio's I/O readiness and epoll's
-// "register interest, then retry the read" follow the same rule.
+// events mean, and costs at most a registration taken back. Tokio's I/O readiness follows the
+// same rule. (epoll itself does not need it: EPOLL_CTL_ADD reports a descriptor that is
+// already ready.)
 #pragma once
 
 #include <atomic>

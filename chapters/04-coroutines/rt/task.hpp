@@ -80,9 +80,11 @@ public:
     /// to destroy it (step 4), or to leave a complete task alone.
     // snippet-begin: begin-poll
     Turn begin_poll() noexcept {
-        // acq_rel: acquire pairs with the release of a waker's or abort's fetch_or (what
-        // their thread wrote before is visible to the poll); release keeps the clear from
-        // being reordered after the poll's reads.
+        // acq_rel. No wake or abort is lost: read-modify-writes of one atomic word have a
+        // single modification order, so a waker's or abort's fetch_or comes either after this
+        // clear, and the task is queued again, or before it, and then this acquire pairs with
+        // its release: the turn sees what that thread wrote before. Acquire also keeps the
+        // poll's reads after the clear. Release: pairs with a later fetch_or's acquire.
         const std::uint32_t before = state_.fetch_and(~scheduled, std::memory_order_acq_rel);
         if ((before & complete) != 0) return Turn::skip;
         if ((before & aborted) != 0) return Turn::cancel;

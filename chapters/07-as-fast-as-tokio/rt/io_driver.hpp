@@ -10,19 +10,22 @@
 // things, often in different tasks.
 //
 // Edge-triggered registration, and the rule it imposes. A descriptor is registered once,
-// with EPOLLET: epoll reports a change (not readable -> readable), not a state, so the
-// driver never has to re-arm anything, and a socket that stays readable is not reported on
-// every epoll_wait. The price is a rule: a task may only wait for readiness after a system
-// call said EAGAIN. If it stopped reading with data left, no new edge would ever come. Here
-// the rule is kept by construction: readiness, once set, stays set until AsyncFd::poll_io
-// sees EAGAIN and clears it, so a task that stops early finds it still set next time.
+// with EPOLLET: epoll reports events, not a state (becoming readable, and on Linux each new
+// arrival of data as well), so the driver never has to re-arm anything (as it would with
+// EPOLLONESHOT), and a socket that stays readable is not reported on every epoll_wait. The
+// price is a rule: a task may only wait for readiness after a system call said EAGAIN. If it
+// stopped reading with data left, nothing would report that data again: it would wait for
+// the peer's next bytes, for ever if none come. Here the rule is kept by construction:
+// readiness, once set, stays set until AsyncFd::poll_io sees EAGAIN and clears it, so a task
+// that stops early finds it still set next time.
 //
 // The tick, and the race it closes. Clearing readiness after EAGAIN must not erase an event
 // that arrived after the EAGAIN: the read found nothing, new data arrived, epoll reported it
-// and the driver set readiness again, and only then does the task clear it. That new edge
-// will not be reported again, and the task would wait for ever. So every report increments
-// the ScheduledIo's tick; poll_ready hands the tick out with the readiness it saw, and
-// clear_ready clears only if the tick is still the same, i.e. if nothing was reported since.
+// and the driver set readiness again, and only then does the task clear it. epoll will not
+// report those bytes again, and the task would wait for the peer's next bytes, for ever if
+// none come. So every report increments the ScheduledIo's tick; poll_ready hands the tick out
+// with the readiness it saw, and clear_ready clears only if the tick is still the same, i.e.
+// if nothing was reported since.
 // (With one thread, the driver cannot run between a task's read and its clear; chapter 8
 // runs the driver on one worker while tasks run on another, and the tick is what keeps this
 // code correct there. Tokio's ScheduledIo does the same with a tick packed into its

@@ -115,9 +115,11 @@ public:
     /// to destroy it (step 4), or to leave a complete task alone.
     // snippet-begin: begin-poll
     Turn begin_poll() noexcept {
-        // acq_rel: acquire pairs with the release of a waker's or abort's fetch_or (what
-        // their thread wrote before is visible to the poll); release keeps the clear from
-        // being reordered after the poll's reads.
+        // acq_rel. No wake or abort is lost: read-modify-writes of one atomic word have a
+        // single modification order, so a waker's or abort's fetch_or comes either after this
+        // clear, and the task is queued again, or before it, and then this acquire pairs with
+        // its release: the turn sees what that thread wrote before. Acquire also keeps the
+        // poll's reads after the clear. Release: pairs with a later fetch_or's acquire.
         const std::uint8_t before =
             state_.fetch_and(static_cast<std::uint8_t>(~scheduled), std::memory_order_acq_rel);
         if ((before & complete) != 0) return Turn::skip;
@@ -273,8 +275,8 @@ private:
 ///    while there is no outcome, and the exception only once there is one. set_outcome takes
 ///    the waker out and puts the exception in, in one critical section. (A value has room of
 ///    its own: it is moved in before the lock is taken, for a move may run any code, which a
-///    SpinLock's critical section must not. Tokio's task cell also keeps the output where the
-///    future was; chapter 7 keeps that for a later step.)
+///    SpinLock's critical section must not. Tokio's task cell goes further and keeps the
+///    output where the future was; here the two stay apart, as the frame is the compiler's.)
 template <class T>
 class Joinable : public Task {
 public:

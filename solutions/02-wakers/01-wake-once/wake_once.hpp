@@ -90,9 +90,12 @@ public:
         // already have looked at its event source, found nothing, and be about to answer
         // pending) sees the bit clear and queues the task again. Clearing after the poll would
         // swallow that wake, and the task would never be polled again: a lost wakeup.
-        // acq_rel: acquire pairs with the release of the wakers' fetch_or in schedule(), so
-        // the poll sees what they wrote before waking; release keeps the clear from being
-        // reordered after the poll's reads.
+        // Why no wake is lost: read-modify-writes of one atomic word have a single
+        // modification order, so a waker's fetch_or in schedule() comes either after this
+        // clear, and queues the task again, or before it, and then this acq_rel fetch_and's
+        // acquire pairs with its release: the poll sees what the waker wrote before waking.
+        // Acquire also keeps the poll's reads after the clear; release pairs with the acquire
+        // of a later fetch_or.
         const std::uint32_t before = state_.fetch_and(~scheduled, std::memory_order_acq_rel);
         return (before & complete) == 0;
     }
