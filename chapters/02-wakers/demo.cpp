@@ -1,7 +1,8 @@
-// Chapter 2's demo: chapter 1's workload (a few tasks, each printing a line and then
-// sleeping) run twice on this stage's executor: once with a sleep that can only check the
-// clock and asks to be polled again at once (chapter 1's way of waiting), once with the
-// timer-thread sleep that wakes its task at the deadline. Polls and CPU time side by side.
+// Chapter 2's demo: chapter 1's kind of workload (a few tasks, each printing a line and then
+// sleeping; the base pause is 100 ms here, 150 there) run twice on this stage's executor: once with
+// a sleep that can only check the clock and asks to be polled again at once (chapter 1's way of
+// waiting), once with the timer-thread sleep that wakes its task at the deadline. Polls and CPU
+// time side by side.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -122,9 +123,10 @@ int main(int argc, char** argv) {
     bool quiet = false;
 
     CLI::App app{
-        "Chapter 2: wakers. Runs chapter 1's workload twice on this stage's executor: TASKS "
-        "tasks, each printing a line STEPS times and sleeping between lines (task i sleeps "
-        "PAUSE * (TASKS + i) / TASKS ms). First with a sleep that wakes itself at every poll "
+        "Chapter 2: wakers. Runs chapter 1's kind of workload twice on this stage's executor: "
+        "TASKS tasks, each printing a line STEPS times and sleeping between lines (task i sleeps "
+        "PAUSE * (TASKS + i) / TASKS ms; PAUSE is 150 in chapter 1, --pause-ms 150 gives its "
+        "workload exactly). First with a sleep that wakes itself at every poll "
         "(chapter 1's busy polling), then with the timer-thread sleep. Prints polls per task and "
         "CPU time for both.",
         "demo"};

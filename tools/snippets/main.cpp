@@ -1,15 +1,21 @@
 // snippets: keeps the code shown in the project's Markdown equal to the compiled sources it is
 // taken from. `check` reports every block that drifted (exit 1), `update` rewrites them;
-// both take every Markdown file the project has, or only the files named.
-// The formats are described in snippets.hpp and docs/snippets.md.
+// both take every Markdown file the project has, or only the files named. `outputs` runs the
+// built programs whose output or options the text quotes and reports where they disagree.
+// The formats are described in snippets.hpp, quoted.hpp and docs/snippets.md.
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "quoted.hpp"
 #include "snippets.hpp"
 #include "support/cli.hpp"
 
@@ -138,6 +144,100 @@ int run(const std::string& program, const fs::path& root, const std::vector<std:
     return other_problems > 0 || (!update && drifted > 0) ? 1 : 0;
 }
 
+/// `text` quoted for the shell.
+std::string shell_quoted(const std::string& text) {
+    std::string quoted = "'";
+    for (char c : text) {
+        if (c == '\'') {
+            quoted += "'\\''";
+        } else {
+            quoted += c;
+        }
+    }
+    return quoted + "'";
+}
+
+/// What running `program args...` printed (stdout and stderr), or a message when it could not
+/// run or did not exit with 0.
+struct RunResult {
+    std::string output;
+    std::optional<std::string> failure;
+};
+
+RunResult run_program(const fs::path& program, const std::vector<std::string>& args) {
+    if (!fs::is_regular_file(program)) return {"", "no program " + program.string()};
+    std::string command = shell_quoted(program.string());
+    for (const std::string& arg : args) command += ' ' + shell_quoted(arg);
+    command += " 2>&1 </dev/null";
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return {"", "cannot run " + command};
+    RunResult result;
+    char buffer[4096];
+    std::size_t n = 0;
+    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+    const int status = pclose(pipe);
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        result.failure = command + " failed (status " + std::to_string(status) + ")";
+    }
+    return result;
+}
+
+/// Run every program whose output or options `files` quote, from `build`, and compare.
+int check_outputs(const fs::path& root, const fs::path& build,
+                  const std::vector<std::string>& files) {
+    std::map<std::vector<std::string>, RunResult> runs;
+    int outputs = 0;
+    int tables = 0;
+    int problems = 0;
+    auto report = [&](const snippets::Problem& problem) {
+        print(root, problem);
+        ++problems;
+    };
+    for (const std::string& file : files) {
+        const auto text = read_file(root / file);
+        if (!text) {
+            std::cerr << shown(root, file) << ": cannot be read\n";
+            ++problems;
+            continue;
+        }
+        const snippets::QuotedScan scan = snippets::scan_quoted(file, *text);
+        for (const auto& problem : scan.problems) report(problem);
+        for (const auto& block : scan.outputs) {
+            ++outputs;
+            // Two blocks may quote one run (a table, then the whole output): run it once.
+            std::vector<std::string> command = block.args;
+            command.insert(command.begin(), block.program);
+            auto cached = runs.find(command);
+            if (cached == runs.end()) {
+                cached =
+                    runs.emplace(command, run_program(build / block.program, block.args)).first;
+            }
+            const RunResult& run = cached->second;
+            if (run.failure) {
+                report({file, block.marker_line, *run.failure, snippets::split_lines(run.output)});
+                continue;
+            }
+            for (const auto& problem : snippets::compare_output(file, block, run.output))
+                report(problem);
+        }
+        for (const auto& table : scan.tables) {
+            ++tables;
+            const RunResult run = run_program(build / table.program, {"--help"});
+            if (run.failure) {
+                report({file, table.marker_line, *run.failure, snippets::split_lines(run.output)});
+                continue;
+            }
+            for (const auto& problem : snippets::compare_options(file, table, run.output))
+                report(problem);
+        }
+    }
+    std::cout << "outputs: " << plural(outputs, "quoted output") << " and "
+              << plural(tables, "option table")
+              << (problems == 0 ? " match their programs.\n"
+                                : ": " + plural(problems, "problem") + ".\n");
+    return problems > 0 ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,7 +245,9 @@ int main(int argc, char** argv) {
         "Keeps the code shown in the project's Markdown equal to the sources it is taken from.\n"
         "A block follows a comment <!-- snippet: path/from/root#NAME --> and must equal the lines\n"
         "between `snippet-begin: NAME` and `snippet-end: NAME` in that file, minus their common\n"
-        "indentation. Scans README.md and every .md under docs/, chapters/ and exercises/.",
+        "indentation. Scans README.md and every .md under docs/, chapters/ and exercises/.\n"
+        "`outputs` runs the programs whose output (<!-- output: PROGRAM -->) or options\n"
+        "(<!-- options: PROGRAM -->) the text quotes, from the build folder, and compares.",
         "snippets"};
     app.require_subcommand(1);
     std::string root = ".";
@@ -154,7 +256,15 @@ int main(int argc, char** argv) {
         "check", "report every block that differs from its source; exit 1 if any does");
     CLI::App* update =
         app.add_subcommand("update", "rewrite every block that differs from its source");
-    for (CLI::App* command : {check, update}) {
+    std::string build;
+    CLI::App* outputs = app.add_subcommand(
+        "outputs",
+        "run the programs whose output or options the text quotes; exit 1 if any "
+        "prints something else");
+    outputs->add_option("--build", build, "the build folder the programs are in")
+        ->check(CLI::ExistingDirectory)
+        ->required();
+    for (CLI::App* command : {check, update, outputs}) {
         command->add_option("--root", root, "the repository's root folder")
             ->check(CLI::ExistingDirectory)
             ->capture_default_str();
@@ -179,6 +289,7 @@ int main(int argc, char** argv) {
                 files.push_back(relative.generic_string());
             }
         }
+        if (outputs->parsed()) return check_outputs(fs::path(root), fs::path(build), files);
         return run(argv[0], fs::path(root), files, update->parsed());
     } catch (const fs::filesystem_error& e) {
         std::cerr << "snippets: " << e.what() << '\n';

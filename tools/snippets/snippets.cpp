@@ -16,13 +16,6 @@ bool is_blank(std::string_view line) {
     return line.find_first_not_of(" \t") == std::string_view::npos;
 }
 
-std::string_view trim(std::string_view s) {
-    const auto first = s.find_first_not_of(" \t");
-    if (first == std::string_view::npos) return {};
-    const auto last = s.find_last_not_of(" \t");
-    return s.substr(first, last - first + 1);
-}
-
 bool is_name_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-' || c == '.';
@@ -39,50 +32,6 @@ std::optional<std::string> marker_name(std::string_view line, std::string_view t
     while (i < line.size() && is_name_char(line[i])) ++i;
     if (i == start) return std::nullopt;
     return std::string(line.substr(start, i - start));
-}
-
-/// An opening or closing code fence: its indentation, its character and its length.
-struct Fence {
-    std::string indent;
-    char mark = '`';
-    std::size_t length = 0;
-    std::string_view info;  // what follows an opening fence, e.g. "cpp"
-};
-
-std::optional<Fence> parse_fence(std::string_view line) {
-    const auto first = line.find_first_not_of(" \t");
-    if (first == std::string_view::npos) return std::nullopt;
-    const char mark = line[first];
-    if (mark != '`' && mark != '~') return std::nullopt;
-    std::size_t i = first;
-    while (i < line.size() && line[i] == mark) ++i;
-    if (i - first < 3) return std::nullopt;
-    const std::string_view info = trim(line.substr(i));
-    if (mark == '`' && info.find('`') != std::string_view::npos)
-        return std::nullopt;  // inline code
-    return Fence{std::string(line.substr(0, first)), mark, i - first, info};
-}
-
-bool closes(const Fence& opening, std::string_view line) {
-    const auto fence = parse_fence(line);
-    return fence && fence->mark == opening.mark && fence->length >= opening.length &&
-           fence->info.empty();
-}
-
-/// The text of a snippet comment (what lies between `snippet:` and `-->`), or nothing when
-/// the line is not a snippet comment.
-std::optional<std::string_view> snippet_comment(std::string_view line) {
-    std::string_view s = trim(line);
-    constexpr std::string_view open = "<!--";
-    constexpr std::string_view close = "-->";
-    if (s.substr(0, open.size()) != open) return std::nullopt;
-    if (s.size() < open.size() + close.size() || s.substr(s.size() - close.size()) != close) {
-        return std::nullopt;
-    }
-    s = trim(s.substr(open.size(), s.size() - open.size() - close.size()));
-    constexpr std::string_view tag = "snippet:";
-    if (s.substr(0, tag.size()) != tag) return std::nullopt;
-    return trim(s.substr(tag.size()));
 }
 
 /// Remove up to `indent.size()` leading characters of `line` that match `indent`.
@@ -115,6 +64,53 @@ std::string join_names(const Regions& regions) {
 }
 
 }  // namespace
+
+std::string_view trim(std::string_view s) {
+    const auto first = s.find_first_not_of(" \t");
+    if (first == std::string_view::npos) return {};
+    const auto last = s.find_last_not_of(" \t");
+    return s.substr(first, last - first + 1);
+}
+
+std::optional<Fence> parse_fence(std::string_view line) {
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string_view::npos) return std::nullopt;
+    const char mark = line[first];
+    if (mark != '`' && mark != '~') return std::nullopt;
+    std::size_t i = first;
+    while (i < line.size() && line[i] == mark) ++i;
+    if (i - first < 3) return std::nullopt;
+    const std::string_view info = trim(line.substr(i));
+    if (mark == '`' && info.find('`') != std::string_view::npos)
+        return std::nullopt;  // inline code
+    return Fence{std::string(line.substr(0, first)), mark, i - first, info};
+}
+
+bool closes(const Fence& opening, std::string_view line) {
+    const auto fence = parse_fence(line);
+    return fence && fence->mark == opening.mark && fence->length >= opening.length &&
+           fence->info.empty();
+}
+
+std::size_t closing_fence(const std::vector<std::string>& lines, std::size_t open,
+                          const Fence& fence) {
+    std::size_t close = open + 1;
+    while (close < lines.size() && !closes(fence, lines[close])) ++close;
+    return close;
+}
+
+std::optional<std::string_view> tagged_comment(std::string_view line, std::string_view tag) {
+    std::string_view s = trim(line);
+    constexpr std::string_view open = "<!--";
+    constexpr std::string_view close = "-->";
+    if (s.substr(0, open.size()) != open) return std::nullopt;
+    if (s.size() < open.size() + close.size() || s.substr(s.size() - close.size()) != close) {
+        return std::nullopt;
+    }
+    s = trim(s.substr(open.size(), s.size() - open.size() - close.size()));
+    if (s.substr(0, tag.size()) != tag) return std::nullopt;
+    return trim(s.substr(tag.size()));
+}
 
 std::vector<std::string> split_lines(std::string_view text) {
     std::vector<std::string> lines;
@@ -215,12 +211,10 @@ MarkdownScan scan_markdown(std::string_view file, std::string_view text) {
     while (i < lines.size()) {
         // A code block that is not a snippet: skip it whole, snippet comments in it included.
         if (const auto fence = parse_fence(lines[i])) {
-            ++i;
-            while (i < lines.size() && !closes(*fence, lines[i])) ++i;
-            ++i;
+            i = closing_fence(lines, i, *fence) + 1;
             continue;
         }
-        const auto comment = snippet_comment(lines[i]);
+        const auto comment = tagged_comment(lines[i], "snippet:");
         if (!comment) {
             ++i;
             continue;
@@ -246,8 +240,7 @@ MarkdownScan scan_markdown(std::string_view file, std::string_view text) {
         }
         block.indent = fence->indent;
         block.first_line = marker + 2;
-        std::size_t close = block.first_line;
-        while (close < lines.size() && !closes(*fence, lines[close])) ++close;
+        const std::size_t close = closing_fence(lines, marker + 1, *fence);
         if (close == lines.size()) {
             problem(marker, "snippet " + block.path + "#" + block.name +
                                 ": its code block is never closed");

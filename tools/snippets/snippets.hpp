@@ -31,6 +31,32 @@ struct Problem {
     bool drift = false;  // a block that differs from its source, which `update` fixes
 };
 
+/// The text without the blanks and tabs around it.
+std::string_view trim(std::string_view s);
+
+/// An opening or closing code fence: its indentation, its character and its length.
+struct Fence {
+    std::string indent;
+    char mark = '`';
+    std::size_t length = 0;
+    std::string_view info;  // what follows an opening fence, e.g. "cpp"
+};
+
+/// The fence `line` is, or nothing when it is not one.
+std::optional<Fence> parse_fence(std::string_view line);
+
+/// True when `line` closes the code block `opening` opened.
+bool closes(const Fence& opening, std::string_view line);
+
+/// The index of the line that closes the code block `fence` opens on line `open`, or
+/// lines.size() when none does.
+std::size_t closing_fence(const std::vector<std::string>& lines, std::size_t open,
+                          const Fence& fence);
+
+/// What lies between `tag` and `-->` in a line `<!-- TAG ... -->`, trimmed; nothing when the
+/// line is not such a comment.
+std::optional<std::string_view> tagged_comment(std::string_view line, std::string_view tag);
+
 /// The text split into lines, without their '\n' (nor a trailing '\r').
 std::vector<std::string> split_lines(std::string_view text);
 

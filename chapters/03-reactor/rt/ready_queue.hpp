@@ -83,7 +83,8 @@ private:
 // snippet-begin: schedule
 inline void Task::schedule() {
     // release: what this thread did before waking (e.g. filling a channel) is visible to
-    // the poll, which acquires in begin_poll. acquire: reading `complete` set by finish().
+    // the poll, which acquires in begin_poll. acquire: pairs with the release of begin_poll
+    // and finish(). Seeing the bits needs no order: an RMW reads the word's latest value.
     const std::uint32_t before = state_.fetch_or(scheduled, std::memory_order_acq_rel);
     if ((before & (scheduled | complete)) != 0) return;
     ref();  // the queue's reference

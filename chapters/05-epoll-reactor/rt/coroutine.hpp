@@ -64,6 +64,7 @@ inline constexpr bool is_task = false;
 template <class T>
 inline constexpr bool is_task<rt::Task<T>> = true;
 
+// snippet-begin: awaited-future
 /// A co_await of a Future that answered pending: the root polls it again through this.
 class AwaitedFuture {
 public:
@@ -74,9 +75,11 @@ public:
 protected:
     ~AwaitedFuture() = default;
 };
+// snippet-end: awaited-future
 
 class PromiseBase;
 
+// snippet-begin: future-awaiter-class
 /// co_await of a Future, as a coroutine sees it. A holds the future: by value when the
 /// co_await was given a temporary (it is moved in once, before its first poll), by reference
 /// when it was given a named future, which outlives the co_await.
@@ -119,6 +122,7 @@ private:
     std::optional<Stored> value_;  // the future's output, once it is ready
     std::exception_ptr error_;     // what its poll threw, for await_resume to rethrow
 };
+// snippet-end: future-awaiter-class
 
 /// What every Task's promise holds, whatever its T.
 class PromiseBase {
@@ -178,12 +182,14 @@ protected:
         if (exception_) std::rethrow_exception(exception_);
     }
 
+    // snippet-begin: promise-members
     PromiseBase* root_ = this;              // the promise of the Task an executor polls
     std::coroutine_handle<> continuation_;  // who awaits this Task; empty for the root
     std::coroutine_handle<> next_;          // root only: what the trampoline resumes next
     Context* cx_ = nullptr;                 // root only: the Context of the poll under way
     AwaitedFuture* awaited_ = nullptr;      // root only: the future the chain waits for
     std::exception_ptr exception_;          // what the coroutine threw, if it did
+    // snippet-end: promise-members
 };
 
 // snippet-begin: future-awaiter

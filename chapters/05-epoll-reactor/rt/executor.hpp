@@ -140,7 +140,7 @@ public:
     }
 
     /// Spawn what `make()` returns, with `make` kept alive in the task until the future is
-    /// done: the safe way to spawn a coroutine lambda that captures (rt/coroutine.hpp).
+    /// done: the safe way to spawn a coroutine lambda that captures (Deferred, above).
     template <detail::FutureFactory Fn>
     auto spawn(Fn make) {
         return spawn(detail::Deferred<Fn>(std::move(make)));

@@ -12,9 +12,10 @@
 //  4. executor: back from epoll_wait, end_park() clears `parked_`, before the driver wakes
 //     the tasks its events concern (those pushes, on the executor's own thread, must not
 //     write the eventfd); the driver reads the eventfd empty if it fired.
-// A push between 1 and 2 writes the eventfd before the executor waits: the eventfd stays
-// readable until read, so the epoll_wait of step 2 returns at once instead of sleeping
-// through it. A push while the executor runs sees `parked_` clear and makes no system call.
+// A push between 1 and 2 writes the eventfd before the executor waits: the write puts the
+// eventfd on the epoll instance's ready list, where it stays until an epoll_wait takes it, so
+// the epoll_wait of step 2 returns at once instead of sleeping through it. A push while the
+// executor runs sees `parked_` clear and makes no system call.
 //
 // Guarantees: a task pushed is popped exactly once, or released (its reference dropped) when
 // the queue is closed; push never blocks for long; the eventfd is written at most once per
@@ -76,6 +77,7 @@ public:
         return task;
     }
 
+    // snippet-begin: park
     /// Step 1: if no task is queued, record that the executor is about to wait, and return
     /// true; the caller then waits in epoll_wait and calls end_park. False if a task is queued.
     bool prepare_park() {
@@ -90,12 +92,7 @@ public:
         std::lock_guard lock(mutex_);
         parked_ = false;
     }
-
-    /// Empty the eventfd after it fired, so the next epoll_wait can sleep again.
-    void drain_wake_fd() {
-        std::uint64_t count = 0;
-        [[maybe_unused]] const ssize_t bytes = ::read(wake_fd_, &count, sizeof count);
-    }
+    // snippet-end: park
 
     /// The descriptor the driver watches for pushes from other threads.
     int wake_fd() const noexcept { return wake_fd_; }
@@ -125,7 +122,8 @@ private:
 // snippet-begin: schedule
 inline void Task::schedule() {
     // release: what this thread did before waking (e.g. filling a channel) is visible to
-    // the poll, which acquires in begin_poll. acquire: reading `complete` set by finish().
+    // the poll, which acquires in begin_poll. acquire: pairs with the release of begin_poll
+    // and finish(). Seeing the bits needs no order: an RMW reads the word's latest value.
     const std::uint32_t before = state_.fetch_or(scheduled, std::memory_order_acq_rel);
     if ((before & (scheduled | complete)) != 0) return;
     ref();  // the queue's reference

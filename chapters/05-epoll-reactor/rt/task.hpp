@@ -95,7 +95,8 @@ public:
     /// Step 4: ask the executor to destroy the future. Any thread; returns at once.
     // snippet-begin: abort
     void abort() {
-        // release: pairs with the acquire in begin_poll. acquire: reading `complete`.
+        // release: pairs with the acquire in begin_poll. acquire: pairs with the release of
+        // finish(). Seeing `complete` needs no order: an RMW reads the word's latest value.
         const std::uint32_t before = state_.fetch_or(aborted, std::memory_order_acq_rel);
         if ((before & (aborted | complete)) != 0) return;  // already asked, or too late
         schedule();  // the executor learns of it at the task's next turn, which this queues

@@ -50,6 +50,7 @@
 
 namespace rt {
 
+// snippet-begin: interest
 /// What a task waits for on a descriptor.
 enum class Interest { readable, writable };
 
@@ -58,6 +59,7 @@ struct ReadyEvent {
     std::uint32_t tick;   // the ScheduledIo's tick when this was seen
     std::uint32_t ready;  // the readiness bits that matched the interest
 };
+// snippet-end: interest
 
 namespace detail {
 
@@ -71,11 +73,13 @@ inline constexpr std::uint32_t write_closed = 8;  // EPOLLHUP: nothing can be wr
 inline constexpr std::uint32_t failed = 16;       // EPOLLERR: the next call returns the error
 // snippet-end: readiness-bits
 
+// snippet-begin: mask-of
 /// The bits that let a task with this interest try its system call.
 constexpr std::uint32_t mask_of(Interest interest) {
     return interest == Interest::readable ? (readable | read_closed | failed)
                                           : (writable | write_closed | failed);
 }
+// snippet-end: mask-of
 
 /// What a system call's EAGAIN clears of the bits it was tried on: everything but the final
 /// closed bits. The error bit too: a call that consumed the error (it returned it) and then

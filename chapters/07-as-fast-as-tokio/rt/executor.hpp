@@ -225,7 +225,7 @@ public:
     }
 
     /// Spawn what `make()` returns, with `make` kept alive in the task until the future is
-    /// done: the safe way to spawn a coroutine lambda that captures (rt/coroutine.hpp). Two
+    /// done: the safe way to spawn a coroutine lambda that captures (Deferred, above). Two
     /// allocations when `make()` is a coroutine: the task holding `make`, and the frame.
     template <detail::FutureFactory Fn>
     auto spawn(Fn make) {

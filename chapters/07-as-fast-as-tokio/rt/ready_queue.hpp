@@ -24,9 +24,10 @@
 //     lock, writes the eventfd if it was set;
 //  4. executor: back from epoll_wait, end_park() clears `parked_`, before the driver wakes
 //     the tasks its events concern; the driver reads the eventfd empty if it fired.
-// A push between 1 and 2 writes the eventfd before the executor waits: the eventfd stays
-// readable until read, so the epoll_wait of step 2 returns at once instead of sleeping
-// through it. A push while the executor runs sees `parked_` clear and makes no system call.
+// A push between 1 and 2 writes the eventfd before the executor waits: the write puts the
+// eventfd on the epoll instance's ready list, where it stays until an epoll_wait takes it, so
+// the epoll_wait of step 2 returns at once instead of sleeping through it. A push while the
+// executor runs sees `parked_` clear and makes no system call.
 //
 // Remote spawns (Handle::spawn, rt/executor.hpp) take the same path as remote wakes, into a
 // third list, `spawned_`, under the same lock and with the same park protocol: the executor
@@ -256,7 +257,8 @@ inline void Task::schedule() {
         return;
     }
     // release: what this thread did before waking (e.g. filling a channel) is visible to
-    // the poll, which acquires in begin_poll. acquire: reading `complete` set by finish().
+    // the poll, which acquires in begin_poll. acquire: pairs with the release of begin_poll
+    // and finish(). Seeing the bits needs no order: an RMW reads the word's latest value.
     const std::uint8_t before = state_.fetch_or(scheduled, std::memory_order_acq_rel);
     if ((before & (scheduled | complete)) != 0) return;
     ref();  // the queue's reference

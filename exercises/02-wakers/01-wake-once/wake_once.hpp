@@ -1,16 +1,24 @@
-// Exercise 02-01 (starter): the scheduling half of a task, on its own: wake queues a task at
-// most once, however many threads wake it. Compiles; schedule, begin_poll, finish and the four
-// waker operations are yours (each marked TODO(exercise)); the reference count is given.
+// Exercise 02-01 (starter): a task state for an executor with several worker threads: queued
+// at most once, never polled by two threads at once, no wake lost. Compiles; schedule,
+// begin_poll, end_poll, finish and the four waker operations are yours (each marked
+// TODO(exercise)); the reference count is given.
 //
-// The protocol, the same as chapter 2's rt/task.hpp (one atomic state word; one executor
-// thread pops and polls; any thread wakes):
-//  1. schedule (what every wake does): set SCHEDULED. If it was set already, the task is in the
-//     queue, or the waker that set it is about to push it: stop. If the task is COMPLETE, stop:
-//     nobody will poll it again. Otherwise take a reference for the queue entry and push.
-//  2. begin_poll (the executor, after popping, before polling): clear SCHEDULED, so that a wake
-//     arriving while the future runs queues the task again; answer whether the task may be
-//     polled (it is not COMPLETE).
-//  3. finish (the executor, once the future is ready or the executor shuts down): set COMPLETE.
+// The protocol (one atomic state word; any thread may wake; any worker may pop and poll):
+//  1. schedule (what every wake does): set NOTIFIED. If NOTIFIED was set already, the task is
+//     queued, or will be, by whoever set it: stop. If RUNNING was set, a worker is polling the
+//     task: stop, and leave NOTIFIED for that worker's end_poll to find. If COMPLETE was set,
+//     stop: nobody polls the task again. Only a wake of an idle task (none of the three bits)
+//     takes a reference for the queue entry and pushes.
+//  2. begin_poll (a worker, after popping the task, before polling it): NOTIFIED -> RUNNING, in
+//     one atomic step; false, and no change, for a COMPLETE task.
+//  3. end_poll (the same worker, after a poll that answered pending): clear RUNNING. If NOTIFIED
+//     is set, a wake came during the poll and queued nothing: answer `requeue`, and the worker
+//     pushes the task again, handing over the reference of the entry it popped. Otherwise the
+//     task is idle and the next wake queues it.
+//  4. finish (the worker, after a poll that answered ready; or the executor at shutdown, for a
+//     task no worker is polling): set COMPLETE. Wakes from then on queue nothing.
+// Every memory order you choose needs a comment saying what it orders and which operation it
+// pairs with (docs/atomics.md).
 #pragma once
 
 #include <atomic>
@@ -26,24 +34,36 @@ class Task;
 class ReadyQueue {
 public:
     /// Queue `task`. The queue takes over one reference to it: whoever pops the task later
-    /// releases that reference with `task->unref()` when done with it.
+    /// releases that reference with `task->unref()`, or hands it to a new entry by pushing the
+    /// task again.
     virtual void push(Task* task) = 0;
 
 protected:
     ~ReadyQueue() = default;
 };
 
-/// A task as its wakers and its executor see it: a reference count, a state word, and the
-/// queue to go to when woken. What the task runs (in chapter 2, the future) belongs to a
-/// subclass; this exercise's tests use one to see when a task is freed.
+/// What end_poll tells the worker to do with the task it polled.
+enum class AfterPoll {
+    idle,     // nobody woke the task during the poll: release the entry's reference
+    requeue,  // a wake came during the poll: push the task again, with the entry's reference
+};
+
+/// A task as its wakers and its workers see it: a reference count, a state word, and the queue
+/// to go to when woken. What the task runs (a future) belongs to a subclass; this exercise's
+/// tests use one to see when a task is freed.
 class Task {
 public:
-    /// The task is in the ready queue, or a waker has claimed the right to put it there.
-    static constexpr std::uint32_t scheduled = 1;
-    /// The task is finished; it will never be polled again and must never be queued again.
-    static constexpr std::uint32_t complete = 2;
+    /// A worker is polling the task: between a begin_poll that answered true and the end_poll
+    /// or finish that follows. Only that worker sets and clears it.
+    static constexpr std::uint32_t running = 1;
+    /// The task was woken since its last poll began. While RUNNING is clear it means "in the
+    /// queue, or about to be pushed by whoever set it"; while RUNNING is set it means "push it
+    /// again when this poll ends".
+    static constexpr std::uint32_t notified = 2;
+    /// The task is finished: never polled again, never queued again. Never cleared.
+    static constexpr std::uint32_t complete = 4;
 
-    /// A new task holding one reference, its creator's. `queue` must outlive the task.
+    /// A new, idle task holding one reference, its creator's. `queue` must outlive the task.
     explicit Task(ReadyQueue& queue) noexcept : queue_(queue) {}
     Task(const Task&) = delete;
     Task& operator=(const Task&) = delete;
@@ -69,28 +89,36 @@ public:
         return rt::Waker(rt::RawWaker{this, &waker_vtable});
     }
 
-    /// Step 1, what every wake does: queue the task, unless it is queued already or complete.
+    /// Step 1, what every wake does: queue the task if it is idle; otherwise leave a note.
     void schedule() {
-        // TODO(exercise): push the task only if it is neither scheduled already nor complete,
-        // and mark it scheduled, in one atomic step that many threads can race on: exactly one
-        // of them must push. As written, every wake pushes (with the reference the queue entry
-        // owns), so a task woken a thousand times is queued a thousand times.
+        // TODO(exercise): set NOTIFIED and learn what the word was, in one atomic step that
+        // many threads can race on; push (with a reference for the entry) only when the task
+        // was idle. As written, every wake pushes, even while a worker polls the task.
         ref();
         queue_.push(this);
     }
 
-    /// Step 2, called by the executor after popping the task and before polling it. Returns
-    /// false when the task is complete and must not be polled.
+    /// Step 2, called by a worker after popping the task and before polling it. Returns false
+    /// when the task is complete and must not be polled (the worker drops the entry).
     bool begin_poll() noexcept {
-        // TODO(exercise): clear SCHEDULED, so that the next wake (even one that arrives while
-        // the task is being polled) queues the task again, and answer false for a complete task.
+        // TODO(exercise): NOTIFIED -> RUNNING, unless the task is COMPLETE (answer false then).
+        // Wakes may change the word while you compute the new one.
         return true;
     }
 
-    /// Step 3, called by the executor once the task will never be polled again. Wakes from
-    /// now on set SCHEDULED but queue nothing, and take no reference.
+    /// Step 3, called by the worker after a poll that answered pending. `requeue` when the task
+    /// was woken during the poll: the worker must push it again, handing over the reference of
+    /// the entry it popped (nobody else pushed it: the wakes saw RUNNING).
+    AfterPoll end_poll() noexcept {
+        // TODO(exercise): clear RUNNING; answer requeue if NOTIFIED was set during the poll.
+        return AfterPoll::idle;
+    }
+
+    /// Step 4, called by the worker after a poll that answered ready (instead of end_poll), or
+    /// by the executor at shutdown for a task no worker is polling. Wakes from now on queue
+    /// nothing and take no reference; an entry still in the queue is refused by begin_poll.
     void finish() noexcept {
-        // TODO(exercise): mark the task COMPLETE, for schedule() and begin_poll() to see.
+        // TODO(exercise): make the task COMPLETE, for schedule() and begin_poll() to see.
     }
 
 protected:
@@ -107,7 +135,7 @@ private:
         return rt::RawWaker{data, &waker_vtable};
     }
     static void wake_waker(const void* data) {
-        // TODO(exercise): wake the task, then give up this waker's reference.
+        // TODO(exercise): wake the task, and give up this waker's reference.
         (void)data;
     }
     static void wake_waker_by_ref(const void* data) {
@@ -123,7 +151,7 @@ private:
                                                      &drop_waker};
 
     std::atomic<std::uint32_t> refs_{1};   // starts with the creator's reference
-    std::atomic<std::uint32_t> state_{0};  // scheduled | complete
+    std::atomic<std::uint32_t> state_{0};  // running | notified | complete; 0 is idle
     ReadyQueue& queue_;                    // where schedule() pushes the task
 };
 

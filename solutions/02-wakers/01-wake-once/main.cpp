@@ -1,6 +1,8 @@
-// Exercise 02-01's program: a wake storm. For DURATION ms, THREADS threads wake each of TASKS
-// tasks as fast as they can while an executor thread pops and polls them; the table shows how
-// few queue entries millions of wakes became, one poll each. Every task is freed at the end.
+// Exercise 02-01's program: a wake storm on an executor with several workers. For DURATION ms,
+// THREADS threads wake each of TASKS tasks as fast as they can while WORKERS worker threads pop
+// the tasks from one shared queue and poll them. The table shows how few queue entries millions
+// of wakes became, how many polls were woken during the poll and queued again by their worker,
+// and that no two polls of one task ever overlapped. Every task is freed at the end.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -8,7 +10,6 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -24,22 +25,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// What the program learns about one task. Written by the executor thread (polls) and the
-/// storm threads (wakes); read by main after joining them all.
+/// What the program learns about one task. The atomics are written by any thread; the plain
+/// fields only inside a poll of the task, which the task's state word keeps to one worker at a
+/// time and orders from one poll to the next. main reads everything after joining every thread.
 struct TaskStats {
-    std::atomic<std::uint64_t> wakes{0};   // wake_by_ref calls, added by each storm thread
-    std::atomic<std::uint64_t> queued{0};  // entries pushed into the ready queue
-    std::uint64_t polls = 0;               // executor thread only
-    std::uint64_t seen = 0;                // executor thread only: `wakes` as the last poll saw it
+    std::atomic<std::uint64_t> wakes{0};     // wake_by_ref calls, added by each storm thread
+    std::atomic<std::uint64_t> pushes{0};    // entries pushed into the ready queue, by anyone
+    std::atomic<std::uint64_t> requeued{0};  // of those, pushed by a worker after end_poll
+    std::atomic<bool> polling{false};        // a poll of this task is running
+    std::atomic<std::uint64_t> overlaps{0};  // polls that began while another was running
+    std::uint64_t polls = 0;                 // inside polls only
+    std::uint64_t seen = 0;                  // inside polls only: `wakes` as the last poll saw it
 };
 
 /// A task of this program: what it "runs" is a pause, and it reports its queue entries.
 class StormTask final : public wake_once::Task {
 public:
-    StormTask(wake_once::ReadyQueue& queue, int id, TaskStats& stats, std::atomic<int>& freed)
-        : Task(queue), id(id), stats(stats), freed_(freed) {}
+    StormTask(wake_once::ReadyQueue& queue, TaskStats& stats, std::atomic<int>& freed)
+        : Task(queue), stats(stats), freed_(freed) {}
 
-    const int id;
     TaskStats& stats;  // owned by main, outlives the task
 
 private:
@@ -47,11 +51,11 @@ private:
     std::atomic<int>& freed_;  // owned by main: how many tasks were freed
 };
 
-/// A ready queue the executor thread sleeps on; it reports each push to the task's stats.
-class BlockingQueue final : public wake_once::ReadyQueue {
+/// The workers' shared ready queue; a worker with nothing to do sleeps on it.
+class SharedQueue final : public wake_once::ReadyQueue {
 public:
     void push(wake_once::Task* task) override {
-        static_cast<StormTask*>(task)->stats.queued.fetch_add(1);
+        static_cast<StormTask*>(task)->stats.pushes.fetch_add(1);
         {
             std::lock_guard lock(mutex_);
             tasks_.push_back(task);
@@ -69,13 +73,14 @@ public:
         return task;
     }
 
-    /// No more wakes will come: pop() returns nullptr once the queue is empty.
+    /// No more wakes will come: pop() returns nullptr once the queue is empty. A worker still
+    /// polling may push its task again; it pops that entry itself before it stops.
     void close() {
         {
             std::lock_guard lock(mutex_);
             closed_ = true;
         }
-        ready_.notify_one();
+        ready_.notify_all();
     }
 
 private:
@@ -85,38 +90,53 @@ private:
     bool closed_ = false;
 };
 
-/// The executor: pop, begin_poll, "poll" (a busy pause, during which wakes keep coming), and
-/// release the entry's reference. Runs until the queue is closed and empty.
-void run_executor(BlockingQueue& queue, std::chrono::microseconds poll_time) {
+/// A worker: pop, begin_poll, "poll" (a busy pause, during which wakes keep coming), end_poll,
+/// and either push the task again (handing over the entry's reference) or release the entry.
+/// Runs until the queue is closed and empty.
+void run_worker(SharedQueue& queue, std::chrono::microseconds poll_time) {
     while (wake_once::Task* task = queue.pop()) {
-        if (task->begin_poll()) {
-            TaskStats& stats = static_cast<StormTask*>(task)->stats;
-            ++stats.polls;
-            stats.seen = stats.wakes.load();  // what the poll's "event source" says
-            const auto until = Clock::now() + poll_time;
-            while (Clock::now() < until) {
-                // the future's work: wakes that arrive now must queue the task again
-            }
+        if (!task->begin_poll()) {
+            task->unref();
+            continue;
         }
-        task->unref();
+        TaskStats& stats = static_cast<StormTask*>(task)->stats;
+        if (stats.polling.exchange(true)) stats.overlaps.fetch_add(1);
+        ++stats.polls;
+        stats.seen = stats.wakes.load();  // what the poll's "event source" says
+        const auto until = Clock::now() + poll_time;
+        while (Clock::now() < until) {
+            // the future's work: wakes that arrive now must not queue the task, only note it
+        }
+        stats.polling.store(false);
+        if (task->end_poll() == wake_once::AfterPoll::requeue) {
+            stats.requeued.fetch_add(1);
+            queue.push(task);
+        } else {
+            task->unref();
+        }
     }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    int workers = 2;
     int threads = 4;
     int tasks = 3;
     int duration_ms = 500;
     int poll_us = 20;
 
     CLI::App app{
-        "Exercise 02-01: wake that never queues a task twice. For DURATION ms, THREADS threads "
-        "wake each of TASKS tasks in turn, as fast as they can, while an executor thread pops the "
-        "tasks and polls them (a poll is a busy pause of POLL_US microseconds). Prints, per task, "
-        "the wakes, the queue entries they became, and the polls; then checks that every task "
-        "was freed.",
+        "Exercise 02-01: a task state for several workers. For DURATION ms, THREADS threads wake "
+        "each of TASKS tasks in turn, as fast as they can, while WORKERS worker threads pop the "
+        "tasks from one shared queue and poll them (a poll is a busy pause of POLL_US "
+        "microseconds). Prints, per task, the wakes, the queue entries they became, the polls "
+        "and how many polls overlapped (none may); then checks that no wake was lost and that "
+        "every task was freed. Exits 1 if a check fails.",
         "solution-02-01"};
+    app.add_option("-w,--workers", workers, "worker threads that pop and poll the tasks")
+        ->check(CLI::Range(1, 16))
+        ->capture_default_str();
     app.add_option("-t,--threads", threads, "threads that wake the tasks")
         ->check(CLI::Range(1, 64))
         ->capture_default_str();
@@ -131,16 +151,17 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     if (auto exit_code = support::parse_command_line(app, argc, argv)) return *exit_code;
 
-    BlockingQueue queue;
+    SharedQueue queue;
     std::atomic<int> freed{0};
     std::vector<TaskStats> stats(static_cast<std::size_t>(tasks));
     std::vector<StormTask*> owned;  // main's reference to each task
-    for (int i = 0; i < tasks; ++i) {
-        owned.push_back(new StormTask(queue, i, stats[static_cast<std::size_t>(i)], freed));
-    }
+    for (TaskStats& task_stats : stats) owned.push_back(new StormTask(queue, task_stats, freed));
 
     const auto start = Clock::now();
-    std::thread executor(run_executor, std::ref(queue), std::chrono::microseconds(poll_us));
+    std::vector<std::thread> pool;
+    for (int w = 0; w < workers; ++w) {
+        pool.emplace_back(run_worker, std::ref(queue), std::chrono::microseconds(poll_us));
+    }
     {
         std::vector<rt::Waker> task_wakers;
         for (StormTask* task : owned) task_wakers.push_back(task->waker());
@@ -152,7 +173,7 @@ int main(int argc, char** argv) {
                 std::vector<std::uint64_t> wakes(mine.size(), 0);
                 while (Clock::now() < end) {
                     for (int round = 0; round < 256; ++round) {
-                        for (std::size_t k = 0; k < mine.size(); ++k) mine[k].wake_by_ref();
+                        for (const rt::Waker& waker : mine) waker.wake_by_ref();
                     }
                     for (std::uint64_t& n : wakes) n += 256;
                 }
@@ -167,43 +188,51 @@ int main(int argc, char** argv) {
         for (auto& thread : storm) thread.join();
     }  // every waker is dropped here
     queue.close();
-    executor.join();
+    for (auto& thread : pool) thread.join();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
-    std::printf("%d thread%s waking %d task%s for %d ms, polls of %d us; done in %.2f s\n\n",
-                threads, threads == 1 ? "" : "s", tasks, tasks == 1 ? "" : "s", duration_ms,
-                poll_us, seconds);
-    std::printf("%-6s %14s %14s %14s %22s\n", "task", "wakes", "queued", "polls",
-                "wakes seen, last poll");
+    std::printf("%d worker%s, %d thread%s waking %d task%s for %d ms, polls of %d us; %.2f s\n\n",
+                workers, workers == 1 ? "" : "s", threads, threads == 1 ? "" : "s", tasks,
+                tasks == 1 ? "" : "s", duration_ms, poll_us, seconds);
+    std::printf("%-5s %13s %11s %11s %11s %9s %16s\n", "task", "wakes", "queued", "requeued",
+                "polls", "overlaps", "seen, last poll");
     std::uint64_t all_wakes = 0;
-    std::uint64_t all_queued = 0;
+    std::uint64_t all_pushes = 0;
+    std::uint64_t all_requeued = 0;
+    std::uint64_t all_overlaps = 0;
     bool none_lost = true;
     for (std::size_t k = 0; k < stats.size(); ++k) {
-        all_wakes += stats[k].wakes.load();
-        all_queued += stats[k].queued.load();
-        none_lost = none_lost && stats[k].seen == stats[k].wakes.load();
-        std::printf("%-6zu %14s %14s %14s %22s\n", k,
-                    support::with_commas(stats[k].wakes.load()).c_str(),
-                    support::with_commas(stats[k].queued.load()).c_str(),
-                    support::with_commas(stats[k].polls).c_str(),
-                    support::with_commas(stats[k].seen).c_str());
+        const TaskStats& s = stats[k];
+        all_wakes += s.wakes.load();
+        all_pushes += s.pushes.load();
+        all_requeued += s.requeued.load();
+        all_overlaps += s.overlaps.load();
+        none_lost = none_lost && s.seen == s.wakes.load();
+        std::printf(
+            "%-5zu %13s %11s %11s %11s %9s %16s\n", k, support::with_commas(s.wakes.load()).c_str(),
+            support::with_commas(s.pushes.load()).c_str(),
+            support::with_commas(s.requeued.load()).c_str(), support::with_commas(s.polls).c_str(),
+            support::with_commas(s.overlaps.load()).c_str(), support::with_commas(s.seen).c_str());
     }
-    std::printf("%-6s %14s %14s\n", "all", support::with_commas(all_wakes).c_str(),
-                support::with_commas(all_queued).c_str());
+    std::printf("%-5s %13s %11s %11s %11s %9s\n", "all", support::with_commas(all_wakes).c_str(),
+                support::with_commas(all_pushes).c_str(),
+                support::with_commas(all_requeued).c_str(), "",
+                support::with_commas(all_overlaps).c_str());
 
-    // The executor is done: finish every task (a later wake would queue nothing) and drop
+    // The workers are done: finish every task (a later wake would queue nothing) and drop
     // main's references. Nothing else holds one, so every task is freed now.
     for (StormTask* task : owned) {
         task->finish();
         task->unref();
     }
     std::printf(
-        "\nA wake that finds its task already queued is one atomic OR and nothing else: %s wakes\n"
-        "became %s queue entries (a wake that pushed every time would have made %s), and each\n"
-        "entry was polled once. Wakes that came while a task was being polled queued it again:\n"
-        "the last poll of each task saw every wake made before it (no wake lost): %s.\n"
-        "Tasks freed after the storm: %d of %d.\n",
-        support::with_commas(all_wakes).c_str(), support::with_commas(all_queued).c_str(),
-        support::with_commas(all_wakes).c_str(), none_lost ? "yes" : "NO", freed.load(), tasks);
-    return none_lost && freed.load() == tasks ? 0 : 1;
+        "\nA wake that finds its task queued or being polled is one atomic OR and nothing else:\n"
+        "%s wakes became %s queue entries, each polled once. %s of them were pushed by a\n"
+        "worker whose task was woken during its poll (the wake itself queued nothing).\n"
+        "Polls of one task that overlapped: %s. The last poll of each task saw every wake made\n"
+        "before it (no wake lost): %s. Tasks freed after the storm: %d of %d.\n",
+        support::with_commas(all_wakes).c_str(), support::with_commas(all_pushes).c_str(),
+        support::with_commas(all_requeued).c_str(), support::with_commas(all_overlaps).c_str(),
+        none_lost ? "yes" : "NO", freed.load(), tasks);
+    return none_lost && all_overlaps == 0 && freed.load() == tasks ? 0 : 1;
 }
