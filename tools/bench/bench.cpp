@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <semaphore>
 #include <string>
@@ -36,6 +37,10 @@
 #if __has_include("rt/handle.hpp")  // rt::Handle, if the stage keeps it in a header of its own
 #include "rt/handle.hpp"
 #endif
+#if __has_include("rt/runtime.hpp")  // rt::Runtime, with worker threads (chapter 8 on)
+#include "rt/runtime.hpp"
+#define BENCH_HAS_THREADS 1
+#endif
 #if __has_include("rt/timeout.hpp")
 #include "rt/timeout.hpp"
 #define BENCH_HAS_TIMEOUT 1
@@ -50,6 +55,26 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int repetitions = 7;
+
+/// Set by --threads (and --scheduling), before any workload runs.
+int bench_threads = 0;
+
+#ifdef BENCH_HAS_THREADS
+bool shared_queue_requested = false;
+
+/// The runtime every workload runs on: rt::Runtime with --threads workers (0: the
+/// single-threaded executor), made the way --scheduling says.
+class BenchRuntime : public rt::Runtime {
+public:
+    BenchRuntime()
+        : rt::Runtime(static_cast<std::size_t>(bench_threads),
+                      shared_queue_requested ? rt::Scheduling::shared_queue
+                                             : rt::Scheduling::work_stealing) {}
+};
+#else
+/// The runtime every workload runs on: the stage's single-threaded executor.
+class BenchRuntime : public rt::Executor {};
+#endif
 
 /// Nanoseconds since `start`.
 double ns_since(Clock::time_point start) {
@@ -98,14 +123,21 @@ public:
 
 private:
     void serve() {
-        rt::Executor executor;
+        BenchRuntime executor;
         for (;;) {
             start_.acquire();
             if (quit_) return;
-            executor.block_on([this]() -> rt::Task<void> {
-                rt::spawn(spawner(this));
-                while (remaining_.load(std::memory_order_relaxed) != 0) co_await rt::yield_now();
-            });
+            if (bench_threads == 0) {
+                // The executor runs tasks only inside block_on: stay in it until the last.
+                executor.block_on([this]() -> rt::Task<void> {
+                    rt::spawn(spawner(this));
+                    while (remaining_.load(std::memory_order_relaxed) != 0) {
+                        co_await rt::yield_now();
+                    }
+                });
+            } else {
+                executor.block_on(spawner(this));  // the workers run the tasks meanwhile
+            }
             finished_.release();
         }
     }
@@ -210,7 +242,7 @@ private:
     std::thread runtime_;            // declared last: starts once the rest is built
 };
 
-template <class Executor>
+template <class Executor = BenchRuntime>
 double spawn_remote() {
     SpawnRemote<Executor> bench;
     return median_of([&bench] { return bench.once(); });
@@ -231,7 +263,7 @@ rt::Task<void> yielder(int yields) {
     for (int i = 0; i < yields; ++i) co_await rt::yield_now();
 }
 
-double yield_many_once(rt::Executor& executor) {
+double yield_many_once(BenchRuntime& executor) {
     constexpr int tasks = 200;
     constexpr int yields = 1000;
     const Clock::time_point start = Clock::now();
@@ -252,7 +284,10 @@ rt::Task<void> responder(rt::sync::oneshot::Receiver<int> ping,
     std::move(pong).send(1);
 }
 
-rt::Task<void> pinger(std::size_t* remaining, std::optional<rt::sync::oneshot::Sender<int>>* done) {
+/// `Remaining`: a plain count on one thread (as in Tokio's current-thread program), an atomic
+/// one with worker threads.
+template <class Remaining>
+rt::Task<void> pinger(Remaining* remaining, std::optional<rt::sync::oneshot::Sender<int>>* done) {
     auto [tx1, rx1] = rt::sync::oneshot::channel<int>();
     auto [tx2, rx2] = rt::sync::oneshot::channel<int>();
     rt::spawn(responder(std::move(rx1), std::move(tx2)));
@@ -261,16 +296,23 @@ rt::Task<void> pinger(std::size_t* remaining, std::optional<rt::sync::oneshot::S
     if (--*remaining == 0) std::move(**done).send(1);
 }
 
-double ping_pong_once(rt::Executor& executor) {
+template <class Remaining>
+rt::Task<void> ping_all(std::size_t pings) {
+    Remaining remaining{pings};
+    auto [done_tx, done_rx] = rt::sync::oneshot::channel<int>();
+    std::optional<rt::sync::oneshot::Sender<int>> done(std::move(done_tx));
+    for (std::size_t p = 0; p < pings; ++p) rt::spawn(pinger(&remaining, &done));
+    co_await std::move(done_rx);
+}
+
+double ping_pong_once(BenchRuntime& executor) {
     constexpr std::size_t pings = 10'000;
     const Clock::time_point start = Clock::now();
-    executor.block_on([]() -> rt::Task<void> {
-        std::size_t remaining = pings;  // one thread: no atomic needed, as in Tokio's 1-thread
-        auto [done_tx, done_rx] = rt::sync::oneshot::channel<int>();
-        std::optional<rt::sync::oneshot::Sender<int>> done(std::move(done_tx));
-        for (std::size_t p = 0; p < pings; ++p) rt::spawn(pinger(&remaining, &done));
-        co_await std::move(done_rx);
-    });
+    if (bench_threads == 0) {
+        executor.block_on(ping_all<std::size_t>(pings));
+    } else {
+        executor.block_on(ping_all<std::atomic<std::size_t>>(pings));
+    }
     return ns_since(start) / pings;
 }
 
@@ -290,7 +332,7 @@ rt::Task<void> link(rt::sync::oneshot::Sender<int> done, std::size_t left) {
     co_return;
 }
 
-double chained_spawn_once(rt::Executor& executor) {
+double chained_spawn_once(BenchRuntime& executor) {
     constexpr std::size_t depth = 100'000;
     const Clock::time_point start = Clock::now();
     executor.block_on([]() -> rt::Task<void> {
@@ -309,7 +351,7 @@ struct ReadyValue {
     rt::Poll<std::size_t> poll(rt::Context&) { return value; }
 };
 
-double timeout_ready_once(rt::Executor& executor) {
+double timeout_ready_once(BenchRuntime& executor) {
     constexpr std::size_t n = 1'000'000;
     const Clock::time_point start = Clock::now();
     executor.block_on([]() -> rt::Task<void> {
@@ -334,7 +376,7 @@ std::chrono::microseconds sleep_of(long i) {
 
 rt::Task<void> sleeper(std::chrono::microseconds duration) { co_await rt::sleep(duration); }
 
-double sleep_many_once(rt::Executor& executor) {
+double sleep_many_once(BenchRuntime& executor) {
     const Clock::time_point start = Clock::now();
     executor.block_on([]() -> rt::Task<void> {
         std::vector<rt::JoinHandle<void>> handles;
@@ -382,7 +424,7 @@ double ms_between(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
-void sleep_many_breakdown(rt::Executor& executor) {
+void sleep_many_breakdown(BenchRuntime& executor) {
     std::vector<SleeperTimes> times(sleepers);
     Clock::time_point spawned;  // the root task has spawned every sleeper
     const ThreadUsage usage_before = thread_usage();
@@ -462,7 +504,7 @@ void sleep_many_breakdown(rt::Executor& executor) {
 bool breakdown_requested = false;
 
 double sleep_many() {
-    rt::Executor executor;
+    BenchRuntime executor;
     const double figure = median_of([&executor] { return sleep_many_once(executor); });
     if (breakdown_requested) sleep_many_breakdown(executor);
     return figure;
@@ -473,6 +515,7 @@ double sleep_many() {
 /// An event that many tasks wait for: each waiter is a node inside its own future, linked into
 /// the event's list, so waiting allocates nothing (as Tokio's Notify). A waiter is 40 bytes:
 /// the event, two links, and the waker of its latest poll (a no-op waker until the first).
+/// Its list is under a mutex, for the waiters of a multi-threaded runtime poll on any worker.
 class Event {
 public:
     class Wait {
@@ -481,9 +524,11 @@ public:
         explicit Wait(Event& event) : event_(&event) {}
         Wait(Wait&& other) noexcept : event_(other.event_) {}  // only before the first poll
         ~Wait() {
+            std::lock_guard lock(event_->mutex_);
             if (linked()) event_->unlink(this);
         }
         rt::Poll<void> poll(rt::Context& cx) {
+            std::lock_guard lock(event_->mutex_);
             if (event_->set_) return rt::ready;
             if (!linked()) event_->link(this);
             if (!waker_.will_wake(cx.waker())) waker_ = cx.waker();
@@ -503,6 +548,7 @@ public:
     Wait wait() { return Wait(*this); }
 
     void set() {
+        std::lock_guard lock(mutex_);
         set_ = true;
         for (Wait* waiter = head_; waiter != nullptr; waiter = waiter->next_) {
             waiter->waker_.wake_by_ref();
@@ -523,20 +569,21 @@ private:
         if (waiter->next_ != nullptr) waiter->next_->prev_ = waiter->prev_;
     }
 
+    std::mutex mutex_;  // guards everything below, and every waiter's links and waker
     bool set_ = false;
     Wait* head_ = nullptr;
 };
 
-rt::Task<void> idle_task(Event* event, std::size_t* started) {
-    ++*started;
+rt::Task<void> idle_task(Event* event, std::atomic<std::size_t>* started) {
+    started->fetch_add(1, std::memory_order_relaxed);
     co_await event->wait();
 }
 
 double idle_memory_once() {
     constexpr std::size_t n = 1'000'000;
     Event event;
-    std::size_t started = 0;
-    rt::Executor executor;
+    std::atomic<std::size_t> started{0};
+    BenchRuntime executor;
     const long before = support::resident_kb();
     std::vector<rt::JoinHandle<void>> handles =
         executor.block_on([&]() -> rt::Task<std::vector<rt::JoinHandle<void>>> {
@@ -545,7 +592,7 @@ double idle_memory_once() {
             for (std::size_t i = 0; i < n; ++i) {
                 spawned.push_back(rt::spawn(idle_task(&event, &started)));
             }
-            while (started < n) co_await rt::yield_now();
+            while (started.load(std::memory_order_relaxed) < n) co_await rt::yield_now();
             co_return spawned;
         });
     const long after = support::resident_kb();
@@ -560,7 +607,8 @@ double idle_memory_once() {
 int serve_http(int port) {
     support::raise_descriptor_limit(65536);
     try {
-        rt::block_on([port]() -> rt::Task<void> {
+        BenchRuntime runtime;
+        runtime.block_on([port]() -> rt::Task<void> {
             rt::net::TcpListener listener =
                 rt::net::TcpListener::bind("127.0.0.1:" + std::to_string(port));
             std::fprintf(stderr, "serving HTTP/1.1 on 127.0.0.1:%d\n", port);
@@ -589,9 +637,9 @@ void become_multithreaded() {
 
 /// The figure of a workload whose repetitions all run on one executor, built once: the
 /// median of `once(executor)`.
-template <double (*once)(rt::Executor&)>
+template <double (*once)(BenchRuntime&)>
 double on_one_executor() {
-    rt::Executor executor;
+    BenchRuntime executor;
     return median_of([&executor] { return once(executor); });
 }
 
@@ -607,7 +655,7 @@ struct Workload {
 const std::vector<Workload>& workloads() {
     static const std::vector<Workload> table = {
         {"spawn_many", "ns/task", &spawn_many, true, ""},
-        {"spawn_remote", "ns/task", spawn_remote_figure<rt::Executor>(), true,
+        {"spawn_remote", "ns/task", spawn_remote_figure<BenchRuntime>(), true,
          "it needs an rt::Handle, from Executor::handle(), that spawns from other threads "
          "(chapter 7)"},
         {"yield_many", "ns/yield", &on_one_executor<&yield_many_once>, true, ""},
@@ -644,10 +692,18 @@ int main(int argc, char** argv) {
                    "all (every one but idle_memory and http)")
         ->required();
     app.add_option("--threads", threads,
-                   "0: the single-threaded runtime; N >= 1 needs the multi-threaded runtime "
-                   "(chapter 8)")
+                   "0: the single-threaded runtime; N >= 1: the multi-threaded runtime with N "
+                   "worker threads (chapter 8 on)")
         ->check(CLI::Range(0, 256))
         ->capture_default_str();
+#ifdef BENCH_HAS_THREADS
+    std::string scheduling = "work-stealing";
+    app.add_option("--scheduling", scheduling,
+                   "with --threads N >= 1: how the workers share tasks, work-stealing or "
+                   "shared-queue (one queue under one mutex: chapter 8's first step)")
+        ->check(CLI::IsMember({"work-stealing", "shared-queue"}))
+        ->capture_default_str();
+#endif
     app.add_option("--port", port, "port for the http workload")->check(CLI::Range(1, 65535));
     app.add_flag("--breakdown", breakdown_requested,
                  "sleep_many: after the figure, one instrumented repetition that shows where "
@@ -655,6 +711,10 @@ int main(int argc, char** argv) {
     app.footer("The workloads, the output and how to compare: tools/bench/WORKLOADS.md");
     if (auto exit_code = support::parse_command_line(app, argc, argv)) return *exit_code;
     become_multithreaded();
+#ifdef BENCH_HAS_THREADS
+    bench_threads = threads;
+    shared_queue_requested = scheduling == "shared-queue";
+#else
     if (threads != 0) {
         std::fprintf(stderr,
                      "bench: --threads %d: this stage has only the single-threaded "
@@ -662,6 +722,7 @@ int main(int argc, char** argv) {
                      threads);
         return support::usage_error;
     }
+#endif
     if (workload == "http") {
 #ifdef BENCH_HAS_HTTP
         if (port == 0) {
