@@ -4,7 +4,7 @@
 //  - Scheduler: where a woken task goes. Every task holds a reference to its scheduler, which
 //    therefore outlives the runtime while wakers exist; push() queues a task, and after the
 //    runtime shut down releases it instead. The executor's ReadyQueue is one; the
-//    multi-threaded runtime's shared state (rt/multi_thread/runtime.hpp) is the other.
+//    multi-threaded runtime's shared state (Shared, rt/multi_thread/worker.hpp) is the other.
 //  - RuntimeContext: the runtime running on this thread, set while a thread runs its tasks:
 //    where rt::spawn puts a new task, and where AsyncFd and Sleep find the I/O and time
 //    drivers. The executor is one; each worker thread of the multi-threaded runtime is one.

@@ -12,7 +12,8 @@
 //     leaves its loop at its next look at the flag;
 //  2. join the worker threads: from now on no thread pops, steals or polls;
 //  3. close the global queue: a wake from any thread now releases its reference instead of
-//     queueing (Shared::push_remote), and a Handle's spawn is refused; release what it held;
+//     queueing (Shared::push_remote), and a Handle's spawn queues nothing (its task, bound to
+//     the live tasks before step 5, is cancelled there); release what the queue held;
 //  4. release what each worker's LIFO slot and queue held;
 //  5. close the live tasks (a Handle's spawn racing with this is refused, or cancelled here:
 //     rt/multi_thread/owned_tasks.hpp) and, for each, destroy its future and drop the runtime's
