@@ -109,11 +109,6 @@ public:
         return std::find(sleepers_.begin(), sleepers_.end(), worker) != sleepers_.end();
     }
 
-    /// Workers searching now, for the statistics and the tests.
-    std::uint32_t searching_now() const noexcept {
-        return searching(state_.load(std::memory_order_relaxed));
-    }
-
 private:
     static constexpr std::uint32_t unparked_shift = 16;
     static constexpr std::uint32_t searching(std::uint32_t state) noexcept {

@@ -82,11 +82,6 @@ public:
         return queued;
     }
 
-    bool is_closed() {
-        std::lock_guard lock(mutex_);
-        return closed_;
-    }
-
 private:
     std::atomic<std::size_t> len_{0};  // written under the lock; read without it
     std::mutex mutex_;                 // guards the two below
