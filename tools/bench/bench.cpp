@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,14 @@
 #if __has_include("rt/timeout.hpp")
 #include "rt/timeout.hpp"
 #define BENCH_HAS_TIMEOUT 1
+#endif
+#if __has_include("rt/fs/fs.hpp")  // rt::spawn_blocking and rt::fs (chapter 9 on)
+#include <unistd.h>
+#include <filesystem>
+
+#include "rt/fs/file.hpp"
+#include "rt/fs/fs.hpp"
+#define BENCH_HAS_BLOCKING 1
 #endif
 #if __has_include("http/server.hpp")
 #include "http/server.hpp"
@@ -603,6 +612,85 @@ double idle_memory_once() {
     return static_cast<double>(after - before) * 1024.0 / n;
 }
 
+#ifdef BENCH_HAS_BLOCKING
+// ---- blocking_many: from inside a task, hand 10,000 calls to the blocking pool (call i
+// returns i), then await every handle in order and check the sum.
+double blocking_many_once(BenchRuntime& executor) {
+    constexpr std::size_t n = 10'000;
+    const Clock::time_point start = Clock::now();
+    const std::size_t sum = executor.block_on([]() -> rt::Task<std::size_t> {
+        std::vector<rt::JoinHandle<std::size_t>> handles;
+        handles.reserve(n);
+        for (std::size_t i = 0; i < n; ++i)
+            handles.push_back(rt::spawn_blocking([i] { return i; }));
+        std::size_t total = 0;
+        for (auto& handle : handles) total += co_await std::move(handle);
+        co_return total;
+    });
+    const double elapsed = ns_since(start);
+    if (sum != n * (n - 1) / 2) {
+        std::fprintf(stderr, "bench: blocking_many: wrong sum %zu\n", sum);
+        std::exit(1);
+    }
+    return elapsed / n;
+}
+
+// ---- file_read: a 256 KiB file in the temporary directory (untimed), then, from inside a
+// task, 1,000 times: File::open and read_to_end, checking the length. Microseconds per read.
+class FileRead {
+public:
+    static constexpr std::size_t size = 256 * 1024;
+    static constexpr int reads = 1'000;
+
+    FileRead()
+        : path_(std::filesystem::temp_directory_path() /
+                ("rt-bench-file-read-" + std::to_string(::getpid()))) {
+        std::FILE* file = std::fopen(path_.c_str(), "wb");
+        if (file == nullptr) {
+            std::perror(path_.c_str());
+            std::exit(1);
+        }
+        std::vector<char> data(size, 'x');
+        if (std::fwrite(data.data(), 1, size, file) != size || std::fclose(file) != 0) {
+            std::perror(path_.c_str());
+            std::exit(1);
+        }
+    }
+    ~FileRead() {
+        std::error_code ignored;
+        std::filesystem::remove(path_, ignored);
+    }
+
+    double once(BenchRuntime& executor) {
+        const Clock::time_point start = Clock::now();
+        const bool intact = executor.block_on([this]() -> rt::Task<bool> {
+            for (int i = 0; i < reads; ++i) {
+                rt::fs::File file = co_await rt::fs::File::open(path_);
+                std::vector<std::byte> contents;
+                co_await file.read_to_end(contents);
+                if (contents.size() != size) co_return false;
+            }
+            co_return true;
+        });
+        const double elapsed = ns_since(start);
+        if (!intact) {
+            std::fprintf(stderr, "bench: file_read: a read did not give %zu bytes\n", size);
+            std::exit(1);
+        }
+        return elapsed / reads / 1000.0;
+    }
+
+private:
+    std::filesystem::path path_;
+};
+
+double file_read() {
+    FileRead workload;
+    BenchRuntime executor;
+    return median_of([&] { return workload.once(executor); });
+}
+#endif
+
 #ifdef BENCH_HAS_HTTP
 int serve_http(int port) {
     support::raise_descriptor_limit(65536);
@@ -668,9 +756,14 @@ const std::vector<Workload>& workloads() {
 #endif
         {"sleep_many", "ms_total", &sleep_many, true, ""},
         {"idle_memory", "bytes/task", &idle_memory_once, false, ""},  // one repetition
+#ifdef BENCH_HAS_BLOCKING
+        {"blocking_many", "ns/op", &on_one_executor<&blocking_many_once>, true, ""},
+        {"file_read", "us/read", &file_read, true, ""},
+#else
         {"blocking_many", "ns/op", nullptr, true,
          "it needs a blocking pool, rt::spawn_blocking (chapter 9)"},
         {"file_read", "us/read", nullptr, true, "it needs async files, rt::fs (chapter 9)"},
+#endif
     };
     return table;
 }
