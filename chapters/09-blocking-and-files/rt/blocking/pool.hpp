@@ -9,10 +9,10 @@
 // thread that ends the call wakes it through the handle's waker. What differs is only who
 // polls: one of this pool's threads, once, to the end, however long that takes.
 //
-// The threads. There are none until the first call. A call queued while no thread is idle
-// starts a new one, up to `max_threads` (512, Tokio's default); beyond that, calls wait in the
-// queue for a thread to be free. A thread idle for `keep_alive` (10 s, as Tokio) ends. So a
-// burst of calls grows the pool, and a quiet runtime gives its threads back.
+// The threads. There are none until the first call. A call queued while no thread is idle or
+// searching (below) starts a new one, up to `max_threads` (512, Tokio's default); beyond that,
+// calls wait in the queue for a thread to be free. A thread idle for `keep_alive` (10 s, as
+// Tokio) ends. So a burst of calls grows the pool, and a quiet runtime gives its threads back.
 //
 // Searching threads. A thread woken or started for the queue, and that has not taken a call
 // from it yet, is *searching* (`searching_` counts them). A push that finds one searching wakes
