@@ -184,12 +184,12 @@ class File {
 public:
     /// Open an existing file for reading.
     static Task<File> open(std::filesystem::path path) {
-        co_return co_await open_with(std::move(path), O_RDONLY);
+        return open_with(std::move(path), O_RDONLY);
     }
 
     /// Create a file for writing, or empty an existing one.
     static Task<File> create(std::filesystem::path path) {
-        co_return co_await open_with(std::move(path), O_WRONLY | O_CREAT | O_TRUNC);
+        return open_with(std::move(path), O_WRONLY | O_CREAT | O_TRUNC);
     }
 
     File(File&&) noexcept = default;

@@ -22,12 +22,17 @@
 
 namespace rt::fs {
 
+namespace detail {
+/// On a pool thread: open, read to the end, close.
+inline std::vector<std::byte> read_whole(const std::filesystem::path& path) {
+    const auto fd = open_descriptor(path, O_RDONLY);
+    return read_rest(fd->get(), 0, path);
+}
+}  // namespace detail
+
 /// The whole contents of the file at `path`.
 inline Task<std::vector<std::byte>> read(std::filesystem::path path) {
-    auto call = spawn_blocking([path = std::move(path)] {
-        const auto fd = detail::open_descriptor(path, O_RDONLY);
-        return detail::read_rest(fd->get(), 0, path);
-    });
+    auto call = spawn_blocking([path = std::move(path)] { return detail::read_whole(path); });
     co_return co_await std::move(call);
 }
 
@@ -35,8 +40,7 @@ inline Task<std::vector<std::byte>> read(std::filesystem::path path) {
 /// hold any bytes, where Rust's must be UTF-8).
 inline Task<std::string> read_to_string(std::filesystem::path path) {
     auto call = spawn_blocking([path = std::move(path)] {
-        const auto fd = detail::open_descriptor(path, O_RDONLY);
-        const std::vector<std::byte> data = detail::read_rest(fd->get(), 0, path);
+        const std::vector<std::byte> data = detail::read_whole(path);
         return std::string(reinterpret_cast<const char*>(data.data()), data.size());
     });
     co_return co_await std::move(call);

@@ -71,17 +71,15 @@ public:
             replaced = forget_locked(slot);
             return true;
         }
-        if (slot == no_slot) {
-            slot = next_slot_++;
-            waiting_.emplace_back(slot, waker);
+        if (slot == no_slot) slot = next_slot_++;
+        for (auto& [id, kept] : waiting_) {
+            if (id != slot) continue;
+            if (!kept.will_wake(waker)) replaced = std::exchange(kept, waker);
             return false;
         }
-        for (auto& [id, kept] : waiting_) {
-            if (id == slot && !kept.will_wake(waker)) replaced = std::exchange(kept, waker);
-        }
-        // Not there: the listener took every waker for a signal that came before this future
-        // was made (its byte was read only now). Wait for the next one.
-        if (!replaced && !holds_locked(slot)) waiting_.emplace_back(slot, waker);
+        // A new slot; or the listener took every waker, for a signal that came before this
+        // future was made (its byte was read only now): wait for the next one.
+        waiting_.emplace_back(slot, waker);
         return false;
     }
 
@@ -158,13 +156,6 @@ private:
         }
         slot = no_slot;
         return removed;
-    }
-
-    bool holds_locked(std::size_t slot) const {
-        for (const auto& entry : waiting_) {
-            if (entry.first == slot) return true;
-        }
-        return false;
     }
 
     // What the handler uses: set once, before the handler is installed.
