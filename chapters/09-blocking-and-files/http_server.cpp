@@ -1,7 +1,10 @@
 // http-server: the HTTP/1.1 server of the benchmarks' `http` workload (http/server.hpp) on
-// this chapter's runtime, single-threaded or with --workers threads, for wrk to measure. It
-// serves until it is killed (SIGINT, SIGTERM: the default action ends the process); stdout
-// stays empty. Its options include the server's two timeouts, with http::Options' defaults.
+// this chapter's runtime, single-threaded or with --workers threads, for wrk to measure. New in
+// chapter 9: it serves until Ctrl-C (SIGINT), then shuts down gracefully (http::serve_until):
+// it refuses new connections, lets those open finish their requests for up to
+// --shutdown-timeout-ms, abandons the rest, says so on stderr and exits with 0. (SIGTERM still
+// ends it at once, by the default action.) stdout stays empty. Its options include the
+// server's timeouts, with http::Options' defaults.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -12,9 +15,10 @@
 
 #include "http/server.hpp"
 #include "rt/coroutine.hpp"
-#include "rt/runtime.hpp"
 #include "rt/net/socket_address.hpp"
 #include "rt/net/tcp_listener.hpp"
+#include "rt/runtime.hpp"
+#include "rt/signal/ctrl_c.hpp"
 #include "support/cli.hpp"
 #include "support/descriptors.hpp"
 
@@ -26,11 +30,20 @@ std::string address_text(const std::string& host, int port) {
     return (bare_ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-/// Bind, say where, and serve for ever.
+/// Bind, say where, serve until Ctrl-C, and say how the shutdown went.
 rt::Task<void> run(rt::net::SocketAddress address, http::Options options) {
     rt::net::TcpListener listener = rt::net::TcpListener::bind(address);
-    std::fprintf(stderr, "serving HTTP/1.1 on %s\n", listener.local_address().to_string().c_str());
-    co_await http::serve(std::move(listener), options);
+    rt::signal::CtrlC ctrl_c = rt::signal::ctrl_c();  // from now on Ctrl-C is ours to handle
+    std::fprintf(stderr, "serving HTTP/1.1 on %s; Ctrl-C stops it\n",
+                 listener.local_address().to_string().c_str());
+    rt::Task<http::ShutdownReport> served =
+        http::serve_until(std::move(listener), std::move(ctrl_c), options);
+    const http::ShutdownReport report = co_await served;
+    std::fprintf(stderr,
+                 "http-server: stopped; connections open at Ctrl-C: %zu, finished: %zu, "
+                 "abandoned at the %lld ms deadline: %zu\n",
+                 report.open, report.open - report.abandoned,
+                 static_cast<long long>(options.shutdown_timeout.count()), report.abandoned);
 }
 
 /// The longest timeout the options accept, in milliseconds: a day, far more than any client
@@ -45,12 +58,13 @@ int main(int argc, char** argv) {
     const http::Options defaults;
     std::int64_t header_timeout_ms = defaults.header_timeout.count();
     std::int64_t idle_timeout_ms = defaults.idle_timeout.count();
+    std::int64_t shutdown_timeout_ms = defaults.shutdown_timeout.count();
     int workers = 0;
 
     CLI::App app{
         "The HTTP/1.1 server of the benchmarks' `http` workload, on chapter 9's runtime: "
         "every request on a keep-alive connection gets the same 78-byte response, "
-        "\"Hello, World!\". Serves until killed. Measure it with "
+        "\"Hello, World!\". Serves until Ctrl-C, then shuts down gracefully. Measure it with "
         "`wrk -t1 -c64 -d4s http://127.0.0.1:PORT/`.",
         "http-server"};
     app.add_option("--address", host, "IPv4 or IPv6 address to listen on")
@@ -77,6 +91,11 @@ int main(int argc, char** argv) {
                    "silence")
         ->check(CLI::Range(std::int64_t{1}, longest_timeout_ms))
         ->capture_default_str();
+    app.add_option("--shutdown-timeout-ms", shutdown_timeout_ms,
+                   "after Ctrl-C, connections get this many ms to finish their requests; then "
+                   "those still open are abandoned")
+        ->check(CLI::Range(std::int64_t{0}, longest_timeout_ms))
+        ->capture_default_str();
     app.add_option("-w,--workers", workers,
                    "worker threads; 0 runs the single-threaded runtime on the main thread")
         ->check(CLI::Range(0, 64))
@@ -89,6 +108,7 @@ int main(int argc, char** argv) {
         const http::Options options{
             .header_timeout = std::chrono::milliseconds(header_timeout_ms),
             .idle_timeout = std::chrono::milliseconds(idle_timeout_ms),
+            .shutdown_timeout = std::chrono::milliseconds(shutdown_timeout_ms),
         };
         rt::Runtime runtime(static_cast<std::size_t>(workers));
         runtime.block_on(run(rt::net::SocketAddress::parse(address_text(host, port)), options));
@@ -99,5 +119,5 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "http-server: %s\n", error.what());
         return 1;
     }
-    return 0;  // not reached: serve never returns
+    return 0;
 }

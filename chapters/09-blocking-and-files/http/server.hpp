@@ -4,6 +4,7 @@
 // connection (one 8 KiB buffer), whatever a client sends; bounded time too: a client that is
 // silent, or sends its request too slowly, loses its connection (the timeouts, below); no
 // exception leaves a connection's task or the accept loop, so no client can end the server.
+// New in chapter 9: serve_until stops the server gracefully (the last section below).
 //
 // One connection (serve_connection), step by step:
 //  1. read what the client sent, up to 8 KiB, into the connection's one buffer, unless the
@@ -57,6 +58,33 @@
 // until the client closes it or a timeout passes; and no timeout covers writing: a client
 // that stops reading its responses keeps its connection, waiting in write_all, for as long as
 // it keeps it open (rt::timeout around the write_all, or a send deadline, would add one).
+//
+// Graceful shutdown (new in chapter 9). serve_until(listener, stop) serves like serve until
+// the future `stop` completes (rt::signal::ctrl_c(), in http-server), then:
+//  1. closes the listener: from then on the kernel refuses new connections, and those still
+//     waiting in its queue, not accepted yet, are reset. (Keeping it open would let clients
+//     connect to a server that will never answer them.)
+//  2. sets `finish`, an rt::sync::Event every connection polls beside its read: a connection
+//     with no request in progress closes at once (it is idle, and an idle connection is
+//     what a client expects a server to close); one whose request's head is arriving goes
+//     on until it is complete, answers it, and closes then. A connection in the middle of
+//     writing its responses finishes writing them, then closes. It is what Go's
+//     Server.Shutdown does: close the listeners, close the idle connections, wait for the
+//     others to become idle.
+//  3. waits until every connection has closed, for at most options.shutdown_timeout: the
+//     server counts its connections (detail::Shutdown), from the accept, before the task is
+//     spawned (a connection accepted just before the stop, whose task has not run yet, counts
+//     too), to the end of the task, after its socket is closed;
+//  4. if some are still open then (a client that sends half a request and stops, or does not
+//     read its responses), sets `abandon`, a second Event, which every connection's task
+//     polls before its connection: at its next poll, which the Event's wake brings at once,
+//     the task destroys the connection where it waits, closing its socket, and ends. Then
+//     the server waits for the count to reach zero, which needs no client, only that each
+//     task runs once more.
+// serve_until returns what happened (ShutdownReport) when the count reaches zero: every
+// connection's socket is closed by then, and so are the listener and the spare descriptor, so
+// a server that stops leaks no descriptor. What it cannot bound is step 4's wait on a runtime
+// whose threads are all blocked elsewhere, which no cooperative scheduler can interrupt.
 #pragma once
 
 #include <fcntl.h>
@@ -70,6 +98,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -86,6 +116,8 @@
 #include "rt/net/tcp_stream.hpp"
 #include "rt/poll.hpp"
 #include "rt/sleep.hpp"
+#include "rt/sync/event.hpp"
+#include "rt/timeout.hpp"
 #include "rt/yield_now.hpp"
 
 namespace http {
@@ -147,6 +179,13 @@ struct Options {
     /// closed, short enough that the connections of clients that went away without closing
     /// do not pile up. (nginx's keepalive_timeout is 75 s, Apache's KeepAliveTimeout 5 s.)
     std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
+
+    /// After serve_until's stop: the most time the connections get to finish the requests in
+    /// progress before they are cancelled (steps 3 and 4 of the shutdown). 10 s: a request
+    /// this server answers takes microseconds, so a connection still busy after 10 s belongs
+    /// to a client that stopped sending or reading. (Kubernetes waits 30 s between SIGTERM and
+    /// SIGKILL by default; Go's Server.Shutdown takes whatever deadline its caller gives.)
+    std::chrono::milliseconds shutdown_timeout = std::chrono::seconds(10);
 };
 
 // snippet-begin: connection-deadline
@@ -219,40 +258,51 @@ private:
 
 /// `future`'s output, or nothing if the connection's deadline passes first: rt::timeout's poll
 /// (rt/timeout.hpp), with the connection's timer instead of a timer of its own. The future is
-/// polled first: a read that is ready wins, and never looks at the timer.
+/// polled first: a read that is ready wins, and never looks at the timer. New in chapter 9:
+/// nothing either once `finish`, if given, is set (step 2 of the shutdown).
 template <rt::Future F>
 class BeforeDeadline {
 public:
     using Output = std::optional<typename F::Output>;
-    BeforeDeadline(F future, ConnectionDeadline& deadline)
-        : future_(std::move(future)), deadline_(&deadline) {}
+    BeforeDeadline(F future, ConnectionDeadline& deadline, rt::sync::Event::Wait* finish = nullptr)
+        : future_(std::move(future)), deadline_(&deadline), finish_(finish) {}
     rt::Poll<Output> poll(rt::Context& cx) {
         rt::Poll<typename F::Output> result = future_.poll(cx);
         if (result.is_ready()) return Output(std::move(result).value());
         if (deadline_->poll_passed(cx).is_ready()) return Output();  // the read is given up
+        if (finish_ != nullptr && finish_->poll(cx).is_ready()) return Output();  // likewise
         return rt::pending;
     }
 
 private:
-    F future_;                      // a read
-    ConnectionDeadline* deadline_;  // the connection's; outlives this future
+    F future_;                       // a read
+    ConnectionDeadline* deadline_;   // the connection's; outlives this future
+    rt::sync::Event::Wait* finish_;  // the connection's, or none; outlives this future
 };
 // snippet-end: connection-deadline
 
 // snippet-begin: serve-connection
-/// Serve one connection until its client closes it or its deadline passes (the steps above).
-/// Never throws: a reset, a broken pipe or any other failure ends the connection, as the
-/// client closing it would.
-inline rt::Task<void> serve_connection(rt::net::TcpStream stream, Options options = {}) {
+/// Serve one connection until its client closes it or its deadline passes (the steps above),
+/// or, if `finish` is given, until it is set while no request is in progress (step 2 of the
+/// shutdown). Never throws: a reset, a broken pipe or any other failure ends the connection,
+/// as the client closing it would.
+inline rt::Task<void> serve_connection(rt::net::TcpStream stream, Options options = {},
+                                       rt::sync::Event* finish = nullptr) {
     try {
         stream.set_nodelay(true);  // a response goes out at once, not after the next one
         std::array<char, read_buffer_bytes> buffer;  // in the coroutine's frame: no allocation
         RequestScanner scanner;
-        ConnectionDeadline deadline(options);  // from the accept, which was just now
+        ConnectionDeadline deadline(options);            // from the accept, which was just now
+        std::optional<rt::sync::Event::Wait> finishing;  // kept for the connection's life
+        if (finish != nullptr) finishing.emplace(finish->wait());
         for (std::uint32_t batch = 1;; ++batch) {
+            // Only a connection between requests gives in to `finish`: a head that has begun
+            // to arrive is read to its end, and answered (step 2 of the shutdown).
+            rt::sync::Event::Wait* const idle_finish =
+                finishing && scanner.pending_bytes() == 0 ? &*finishing : nullptr;
             const std::optional<std::size_t> got =
-                co_await BeforeDeadline(stream.read(buffer), deadline);  // step 1
-            if (!got) co_return;       // too slow or too silent: closing is the answer
+                co_await BeforeDeadline(stream.read(buffer), deadline, idle_finish);  // step 1
+            if (!got) co_return;       // too slow, too silent, or shut down: closing is the answer
             if (*got == 0) co_return;  // the client closed its side: the end
             const RequestScanner::Scan scan = scanner.scan(std::string_view(buffer.data(), *got));
             // Step 3. One write_all: `complete` is at most max_requests_per_read, since `got`
@@ -264,10 +314,15 @@ inline rt::Task<void> serve_connection(rt::net::TcpStream stream, Options option
             }
             deadline.advance(scan.complete, scanner.pending_bytes());  // step 4
             if (scan.too_long) break;
+            // Step 2 of the shutdown, for a connection that was busy when it began: all it
+            // read is answered and no head has begun, so it closes now, the lingering way,
+            // since its client may have sent more that nobody will read.
+            if (finishing && finish->is_set() && scanner.pending_bytes() == 0) break;
             if (batch % batches_per_turn == 0) co_await rt::yield_now();
         }
         // snippet-begin: close-after-error
-        // close_after_error: a request was too long. Closing the socket at once, with the
+        // close_after_error: a request was too long (or, new in chapter 9, the shutdown closes a
+        // connection that was busy). Closing the socket at once, with the
         // rest of the request unread, would make the kernel send a reset instead of an orderly
         // end of stream: the client would read ECONNRESET instead of the end, and some
         // kernels drop the responses a client has not read yet when a reset arrives. So: end
@@ -369,46 +424,218 @@ private:
 
 }  // namespace detail
 
-// snippet-begin: serve
-/// Accept connections on `listener` for ever, serving each in a task of its own under
-/// `options`' timeouts. Never returns and never throws: a failed accept (out of descriptors,
-/// out of memory, a connection aborted in the queue) is reported once per kind and the loop
-/// goes on. Out of descriptors, it refuses the waiting connections (SpareDescriptor); after
-/// any other failure it lets the other tasks run and tries again (with no timers yet, there
-/// is no back-off in time).
-inline rt::Task<void> serve(rt::net::TcpListener listener, Options options = {}) {
-    detail::SpareDescriptor spare;
-    detail::AcceptFailures failures;
-    for (std::uint32_t accepted = 0;;) {
-        int error = -1;  // -1: accepted; else errno of the failure, 0 if not a system error
-        try {
-            rt::spawn(serve_connection(co_await listener.accept(), options));
-        } catch (const std::system_error& failure) {
-            error = failure.code().value();
-            failures.report(error, failure.what());
-        } catch (const std::exception& failure) {  // std::bad_alloc from spawn
-            error = 0;
-            failures.report(error, failure.what());
+namespace detail {
+
+// snippet-begin: shutdown-count
+/// What serve_until and its connections share: the two Events of the shutdown (steps 2 and 4)
+/// and the count of connections open (step 3). Each connection's Ticket holds it, so it lives
+/// as long as the last of them, even one that ends after serve_until has returned.
+class Shutdown {
+public:
+    rt::sync::Event finish;   // step 2: finish the request in progress, then close
+    rt::sync::Event abandon;  // step 4: stop now
+
+    /// A connection counted as open, from its accept to the end of its task.
+    class Ticket {
+    public:
+        explicit Ticket(std::shared_ptr<Shutdown> shutdown) : shutdown_(std::move(shutdown)) {
+            std::lock_guard lock(shutdown_->mutex_);
+            ++shutdown_->open_;
         }
-        if (error < 0) {
-            if (++accepted % accepts_per_turn == 0) co_await rt::yield_now();
-        } else if ((error == EMFILE || error == ENFILE) && spare.release()) {
-            try {
-                // Take the waiting connection and close it at once: refused. Polled once,
-                // never awaited: at the limit accept fails even with nothing waiting (the
-                // kernel finds a free descriptor before it looks at the queue), and waiting
-                // here without the spare would refuse the next client, however many
-                // descriptors were free by then.
-                (void)co_await detail::PollOnce(listener.accept());
-            } catch (const std::exception&) {
-                // Still no slot (someone else took it): the next round tries again.
+        Ticket(Ticket&&) noexcept = default;
+        Ticket& operator=(Ticket&&) = delete;
+        ~Ticket() {
+            if (shutdown_ != nullptr) shutdown_->leave();
+        }
+        Shutdown& shutdown() const noexcept { return *shutdown_; }
+
+    private:
+        std::shared_ptr<Shutdown> shutdown_;  // empty once moved from
+    };
+
+    /// The future of all_closed(): ready once no connection is open. One at a time, by the
+    /// server.
+    class AllClosed {
+    public:
+        using Output = void;
+        explicit AllClosed(Shutdown& shutdown) noexcept : shutdown_(&shutdown) {}
+        rt::Poll<void> poll(rt::Context& cx) {
+            std::optional<rt::Waker> replaced;  // dropped after the unlock
+            std::lock_guard lock(shutdown_->mutex_);
+            if (shutdown_->open_ == 0) return rt::ready;
+            if (!shutdown_->closer_ || !shutdown_->closer_->will_wake(cx.waker())) {
+                replaced = std::exchange(shutdown_->closer_, cx.waker());
             }
-            spare.reserve();
-        } else {
-            co_await rt::yield_now();  // let the connections run before trying again
+            return rt::pending;
+        }
+
+    private:
+        Shutdown* shutdown_;
+    };
+    AllClosed all_closed() noexcept { return AllClosed(*this); }
+
+    /// How many connections are open.
+    std::size_t open() {
+        std::lock_guard lock(mutex_);
+        return open_;
+    }
+
+private:
+    /// A connection's task ends: count it out, and wake the server at the last one. Under the
+    /// mutex, so that the server either sees the new count or has left its waker to be woken.
+    void leave() {
+        std::optional<rt::Waker> closer;
+        {
+            std::lock_guard lock(mutex_);
+            if (--open_ == 0) closer = std::exchange(closer_, std::nullopt);
+        }
+        if (closer) std::move(*closer).wake();
+    }
+
+    std::mutex mutex_;                 // guards the two below
+    std::size_t open_ = 0;             // connections counted in and not yet out
+    std::optional<rt::Waker> closer_;  // the server, waiting for open_ to reach zero
+};
+// snippet-end: shutdown-count
+
+/// A connection's future under serve_until: ready once `connection` is, or at once when
+/// `abandon` is set, and then the connection is destroyed where it waits (step 4).
+/// `abandon` is polled first, so a connection abandoned never runs again.
+template <rt::Future F>
+class UnlessAbandoned {
+public:
+    using Output = void;
+    UnlessAbandoned(F connection, rt::sync::Event& abandon)
+        : connection_(std::move(connection)), abandon_(abandon.wait()) {}
+    rt::Poll<void> poll(rt::Context& cx) {
+        if (abandon_.poll(cx).is_ready()) {
+            connection_.reset();  // its frame goes, with its socket
+            return rt::ready;
+        }
+        return connection_->poll(cx);
+    }
+
+private:
+    std::optional<F> connection_;
+    rt::sync::Event::Wait abandon_;
+};
+
+/// The next connection, or nothing once `stop` completes: the accept loop's wait. `stop` is
+/// polled first, so that a server told to stop accepts nothing more.
+template <rt::Future Stop>
+class AcceptUnless {
+public:
+    using Output = std::optional<rt::net::TcpStream>;
+    AcceptUnless(rt::net::TcpListener::Accept accept, Stop& stop)
+        : accept_(std::move(accept)), stop_(&stop) {}
+    rt::Poll<Output> poll(rt::Context& cx) {
+        if (stop_->poll(cx).is_ready()) return Output();
+        rt::Poll<rt::net::TcpStream> accepted = accept_.poll(cx);  // throws what accept throws
+        if (accepted.is_pending()) return rt::pending;
+        return Output(std::move(accepted).value());
+    }
+
+private:
+    rt::net::TcpListener::Accept accept_;
+    Stop* stop_;  // serve_until's; outlives this future
+};
+
+/// A future that never completes: serve's `stop`.
+struct Never {
+    using Output = void;
+    rt::Poll<void> poll(rt::Context&) { return rt::pending; }
+};
+
+/// One connection's task under serve_until: serve it, unless the shutdown abandons it first.
+/// The ticket is counted out at the end, after the connection's frame, with its socket, is
+/// gone. Each future is a named local (see rt/fs/fs.hpp on GCC 12 and co_await).
+inline rt::Task<void> serve_counted(rt::net::TcpStream stream, Options options,
+                                    Shutdown::Ticket ticket) {
+    const Shutdown::Ticket counted = std::move(ticket);  // out when this frame's locals go
+    Shutdown& shutdown = counted.shutdown();
+    rt::Task<void> connection = serve_connection(std::move(stream), options, &shutdown.finish);
+    UnlessAbandoned served(std::move(connection), shutdown.abandon);
+    co_await served;
+}
+
+}  // namespace detail
+
+/// What a graceful shutdown did: serve_until's result.
+struct ShutdownReport {
+    std::size_t open = 0;       // connections open when the stop came
+    std::size_t abandoned = 0;  // of those, the ones still open at shutdown_timeout (step 4)
+};
+
+// snippet-begin: serve
+/// Accept connections on `listener` until `stop` completes, serving each in a task of its own
+/// under `options`' timeouts; then shut down gracefully (the steps in the opening comment),
+/// and return what happened once every connection is closed. Never throws: a failed accept
+/// (out of descriptors, out of memory, a connection aborted in the queue) is reported once per
+/// kind and the loop goes on. Out of descriptors, it refuses the waiting connections
+/// (SpareDescriptor); after any other failure it lets the other tasks run and tries again.
+template <rt::Future Stop>
+rt::Task<ShutdownReport> serve_until(rt::net::TcpListener listener, Stop stop,
+                                     Options options = {}) {
+    const auto shutdown = std::make_shared<detail::Shutdown>();
+    {
+        detail::SpareDescriptor spare;
+        detail::AcceptFailures failures;
+        for (std::uint32_t accepted = 0;;) {
+            int error = -1;  // -1: accepted; else errno of the failure, 0 if not a system error
+            try {
+                detail::AcceptUnless next(listener.accept(), stop);
+                std::optional<rt::net::TcpStream> stream = co_await next;
+                if (!stream) break;  // stopped
+                // Counted before the task exists: step 3 waits for it even if it never runs.
+                detail::Shutdown::Ticket ticket(shutdown);
+                rt::spawn(detail::serve_counted(std::move(*stream), options, std::move(ticket)));
+            } catch (const std::system_error& failure) {
+                error = failure.code().value();
+                failures.report(error, failure.what());
+            } catch (const std::exception& failure) {  // std::bad_alloc from spawn
+                error = 0;
+                failures.report(error, failure.what());
+            }
+            if (error < 0) {
+                if (++accepted % accepts_per_turn == 0) co_await rt::yield_now();
+            } else if ((error == EMFILE || error == ENFILE) && spare.release()) {
+                try {
+                    // Take the waiting connection and close it at once: refused. Polled once,
+                    // never awaited: at the limit accept fails even with nothing waiting (the
+                    // kernel finds a free descriptor before it looks at the queue), and
+                    // waiting here without the spare would refuse the next client, however
+                    // many descriptors were free by then.
+                    (void)co_await detail::PollOnce(listener.accept());
+                } catch (const std::exception&) {
+                    // Still no slot (someone else took it): the next round tries again.
+                }
+                spare.reserve();
+            } else {
+                co_await rt::yield_now();  // let the connections run before trying again
+            }
         }
     }
+    // snippet-begin: graceful-shutdown
+    { const rt::net::TcpListener closed = std::move(listener); }  // step 1: refuse new ones
+    ShutdownReport report{.open = shutdown->open()};
+    shutdown->finish.set();  // step 2: idle connections close, busy ones finish, then close
+    auto all_closed = rt::timeout(options.shutdown_timeout, shutdown->all_closed());
+    if (!co_await all_closed) {  // step 3 ran out of time
+        report.abandoned = shutdown->open();
+        shutdown->abandon.set();  // step 4: the rest stop where they wait
+        auto all_stopped = shutdown->all_closed();
+        co_await all_stopped;
+    }
+    co_return report;
+    // snippet-end: graceful-shutdown
 }
 // snippet-end: serve
+
+/// Accept connections on `listener` for ever (serve_until with a stop that never comes), so
+/// it never returns.
+inline rt::Task<void> serve(rt::net::TcpListener listener, Options options = {}) {
+    rt::Task<ShutdownReport> served = serve_until(std::move(listener), detail::Never{}, options);
+    co_await served;
+}
 
 }  // namespace http

@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <string_view>
@@ -24,14 +25,19 @@ public:
     static TcpListener bind(SocketAddress address, int backlog = 1024) {
         const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
-        AsyncFd socket(fd, AsyncFd::NonBlocking{});  // owns fd: closed if anything below throws
         const int on = 1;
         if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0 ||
             ::bind(fd, address.get(), address.length()) < 0 || ::listen(fd, backlog) < 0) {
-            throw std::system_error(errno, std::generic_category(),
+            const int error = errno;
+            ::close(fd);
+            throw std::system_error(error, std::generic_category(),
                                     "listen on " + address.to_string());
         }
-        return TcpListener(std::move(socket));
+        // Listen, then register (as connect does). epoll reports a socket that is not
+        // listening yet as hung up (EPOLLHUP), a bit that stays set for good; with the driver
+        // on another worker, an epoll_wait between the two would record it, and every accept
+        // would then find the listener "ready", hear EAGAIN and try again, for ever.
+        return TcpListener(AsyncFd(fd, AsyncFd::NonBlocking{}));  // closes fd if it cannot
     }
     static TcpListener bind(std::string_view address, int backlog = 1024) {
         return bind(SocketAddress::parse(address), backlog);

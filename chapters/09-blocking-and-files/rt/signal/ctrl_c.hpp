@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "rt/future.hpp"
+#include "rt/sync/waiter_list.hpp"
 
 namespace rt::signal {
 
@@ -63,23 +64,17 @@ public:
     std::uint64_t received() const noexcept { return received_.load(std::memory_order_acquire); }
 
     /// Step 4, under the mutex: true if a signal came after `seen`; otherwise keep `waker` (in
-    /// `slot`, which a future passes back each time) to wake at the next one.
+    /// `slot`, which a future passes back each time) to wake at the next one. A future whose
+    /// waker the listener took, for a signal that came before the future was made (its byte
+    /// was read only now), gets its slot back and waits for the next one.
     bool ready_or_wait(std::uint64_t seen, std::size_t& slot, const Waker& waker) {
         std::optional<Waker> replaced;  // declared before the lock: dropped after its unlock
         std::lock_guard lock(mutex_);
         if (received() > seen) {
-            replaced = forget_locked(slot);
+            replaced = waiting_.forget(slot);
             return true;
         }
-        if (slot == no_slot) slot = next_slot_++;
-        for (auto& [id, kept] : waiting_) {
-            if (id != slot) continue;
-            if (!kept.will_wake(waker)) replaced = std::exchange(kept, waker);
-            return false;
-        }
-        // A new slot; or the listener took every waker, for a signal that came before this
-        // future was made (its byte was read only now): wait for the next one.
-        waiting_.emplace_back(slot, waker);
+        replaced = waiting_.keep(slot, waker);
         return false;
     }
 
@@ -89,10 +84,10 @@ public:
         if (slot == no_slot) return;
         std::optional<Waker> gone;
         std::lock_guard lock(mutex_);
-        gone = forget_locked(slot);
+        gone = waiting_.forget(slot);
     }
 
-    static constexpr std::size_t no_slot = static_cast<std::size_t>(-1);
+    static constexpr std::size_t no_slot = sync::WaiterList::no_slot;
 
 private:
     Listener() {
@@ -139,23 +134,10 @@ private:
             std::vector<std::pair<std::size_t, Waker>> to_wake;
             {
                 std::lock_guard lock(mutex_);
-                to_wake.swap(waiting_);
+                to_wake = waiting_.take_all();
             }
             for (auto& entry : to_wake) entry.second.wake_by_ref();  // after the unlock
         }
-    }
-
-    std::optional<Waker> forget_locked(std::size_t& slot) {
-        std::optional<Waker> removed;
-        for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
-            if (it->first == slot) {
-                removed.emplace(std::move(it->second));
-                waiting_.erase(it);
-                break;
-            }
-        }
-        slot = no_slot;
-        return removed;
     }
 
     // What the handler uses: set once, before the handler is installed.
@@ -164,9 +146,8 @@ private:
 
     std::atomic<std::uint64_t> received_{0};
     int read_end_ = -1;
-    std::mutex mutex_;                                    // guards the two below
-    std::vector<std::pair<std::size_t, Waker>> waiting_;  // futures waiting, by slot
-    std::size_t next_slot_ = 0;
+    std::mutex mutex_;          // guards the list
+    sync::WaiterList waiting_;  // the wakers of the futures waiting, by slot
 };
 
 }  // namespace detail
