@@ -54,6 +54,10 @@
 #include "rt/fs/fs.hpp"
 #define BENCH_HAS_BLOCKING 1
 #endif
+#if __has_include("rt/metrics/metrics.hpp")  // MetricsOptions (chapter 10 on)
+#include "rt/metrics/metrics.hpp"
+#define BENCH_HAS_METRICS 1
+#endif
 #if __has_include("http/server.hpp")
 #include "http/server.hpp"
 #include "rt/net/tcp_listener.hpp"
@@ -73,12 +77,23 @@ bool shared_queue_requested = false;
 
 /// The runtime every workload runs on: rt::Runtime with --threads workers (0: the
 /// single-threaded executor), made the way --scheduling says.
+#ifdef BENCH_HAS_METRICS
+/// --metrics: what the runtime records beyond its workers' counters (chapter 10 on).
+rt::MetricsOptions bench_metrics;
+#endif
+
 class BenchRuntime : public rt::Runtime {
 public:
     BenchRuntime()
-        : rt::Runtime(static_cast<std::size_t>(bench_threads),
-                      shared_queue_requested ? rt::Scheduling::shared_queue
-                                             : rt::Scheduling::work_stealing) {}
+        : rt::Runtime(
+              static_cast<std::size_t>(bench_threads),
+              shared_queue_requested ? rt::Scheduling::shared_queue : rt::Scheduling::work_stealing
+#ifdef BENCH_HAS_METRICS
+              ,
+              {}, bench_metrics
+#endif
+          ) {
+    }
 };
 #else
 /// The runtime every workload runs on: the stage's single-threaded executor.
@@ -797,6 +812,14 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"work-stealing", "shared-queue"}))
         ->capture_default_str();
 #endif
+#ifdef BENCH_HAS_METRICS
+    std::string metrics = "off";
+    app.add_option("--metrics", metrics,
+                   "what the runtime records beyond its workers' counters: off, or tasks "
+                   "(per-task statistics and warnings; chapter 10)")
+        ->check(CLI::IsMember({"off", "tasks"}))
+        ->capture_default_str();
+#endif
     app.add_option("--port", port, "port for the http workload")->check(CLI::Range(1, 65535));
     app.add_flag("--breakdown", breakdown_requested,
                  "sleep_many: after the figure, one instrumented repetition that shows where "
@@ -807,6 +830,9 @@ int main(int argc, char** argv) {
 #ifdef BENCH_HAS_THREADS
     bench_threads = threads;
     shared_queue_requested = scheduling == "shared-queue";
+#ifdef BENCH_HAS_METRICS
+    bench_metrics.tasks = metrics == "tasks";
+#endif
 #else
     if (threads != 0) {
         std::fprintf(stderr,
