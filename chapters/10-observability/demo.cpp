@@ -85,21 +85,26 @@ rt::Task<void> blocker(const std::atomic<bool>* stop) {
     }
 }
 
-/// The whole workload, until `stop`: the misbehaving tasks, and requests spawned in waves.
-rt::Task<void> workload(const std::atomic<bool>* stop, std::atomic<std::uint64_t>* sink) {
+/// The whole workload: the misbehaving tasks, and requests spawned in waves until `wind_down`;
+/// then `quiet` is set once the last wave has finished, and the long-lived tasks run on until
+/// `stop`. The report is taken in between, so that it always sees the same tasks live.
+rt::Task<void> workload(const std::atomic<bool>* wind_down, std::atomic<bool>* quiet,
+                        const std::atomic<bool>* stop, std::atomic<std::uint64_t>* sink) {
     std::vector<rt::JoinHandle<void>> long_lived;
     long_lived.push_back(rt::spawn(rt::named("ticker", ticker(stop))));
     long_lived.push_back(rt::spawn(rt::named("cruncher", cruncher(stop, sink))));
     long_lived.push_back(rt::spawn(rt::named("blocker", blocker(stop))));
     auto lost = rt::spawn(rt::named("forgetful", Forgetful{}));  // never completes
     std::uint64_t seed = 1;
-    while (!stop->load(std::memory_order_acquire)) {
+    while (!wind_down->load(std::memory_order_acquire)) {
         std::vector<rt::JoinHandle<void>> wave;
         for (int i = 0; i < 32; ++i)
             wave.push_back(rt::spawn(rt::named("request", request(++seed, sink))));
         for (auto& handle : wave) co_await std::move(handle);
         co_await rt::sleep(milliseconds(5));
     }
+    quiet->store(true, std::memory_order_release);
+    quiet->notify_all();
     for (auto& handle : long_lived) co_await std::move(handle);
     lost.abort();
 }
@@ -222,6 +227,8 @@ int main(int argc, char** argv) {
     if (!json_path.empty()) SnapshotOnSignal::block_in_every_thread();
     if (live) console::block_quit_signals();  // for the console's thread to take them
 
+    std::atomic<bool> wind_down{false};
+    std::atomic<bool> quiet{false};
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> sink{0};
     int status = 0;
@@ -229,9 +236,10 @@ int main(int argc, char** argv) {
         rt::Runtime runtime(static_cast<std::size_t>(workers), metrics);
         std::optional<SnapshotOnSignal> on_signal;
         if (!json_path.empty()) on_signal.emplace(runtime, json_path);
-        // The observer: the console, or a wait for the duration; then the last snapshot, and
-        // the stop. A thread of its own, beside the runtime it watches (a snapshot may be taken
-        // from any thread), so that it also watches the executor while block_on runs it.
+        // The observer: the console, or a wait for the duration; then, once the last wave of
+        // requests has finished, the last snapshot, and the stop. A thread of its own, beside
+        // the runtime it watches (a snapshot may be taken from any thread), so that it also
+        // watches the executor while block_on runs it.
         rt::MetricsSnapshot last;
         std::string console_error;
         std::thread observer([&] {
@@ -246,10 +254,12 @@ int main(int argc, char** argv) {
             } else {
                 std::this_thread::sleep_for(milliseconds(duration_ms));
             }
+            wind_down.store(true, std::memory_order_release);
+            quiet.wait(false, std::memory_order_acquire);
             last = runtime.metrics();
             stop.store(true, std::memory_order_release);
         });
-        runtime.block_on(rt::named("workload", workload(&stop, &sink)));
+        runtime.block_on(rt::named("workload", workload(&wind_down, &quiet, &stop, &sink)));
         observer.join();
         if (!console_error.empty()) {
             std::fprintf(stderr, "demo: %s\n", console_error.c_str());
