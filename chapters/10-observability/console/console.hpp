@@ -7,17 +7,23 @@
 //
 // What it does to the terminal, and how it undoes it (TerminalMode, whatever way the console
 // ends, an exception included):
-//  - termios: canonical mode and echo off, so that a key arrives at once and is not printed.
-//    ISIG stays on: Ctrl-C is still SIGINT, which the console catches (below);
+//  - termios: canonical mode, echo and ISIG off, so that a key arrives at once and is not
+//    printed, and Ctrl-C arrives as a key too (byte 3), read beside q, instead of a SIGINT;
 //  - the alternate screen (as less and top use), with the cursor hidden, so that the shell's
 //    screen comes back untouched at the end.
-// Ctrl-C and SIGTERM are caught for the console's life by a handler that writes one byte to a
-// pipe (the self-pipe trick, as rt/signal/ctrl_c.hpp does) which the console's poll(2) watches
-// beside the keyboard; the previous handlers are put back at the end. The program blocks both
-// signals before it starts any other thread (block_quit_signals), and the console unblocks
-// them in its own: the kernel then delivers them to the console's thread, in its poll, and never
-// to a worker asleep in epoll_wait, where a sanitizer that defers handlers (ThreadSanitizer
-// runs a handler only when the thread next leaves the kernel) would hold them for ever.
+// Why Ctrl-C is a key and not a signal: a signal from the terminal goes to the whole process,
+// and the kernel hands it to any one thread that does not block it; what then runs the handler,
+// and when, is the program's to arrange across threads; under ThreadSanitizer, which defers
+// a handler until its thread next enters one of its interceptors, the tests once saw a Ctrl-C
+// missed for twenty seconds. A key the console reads itself, in its own poll, has no such path.
+// (Full-screen programs built on curses do the same: raw mode turns ISIG off.)
+// SIGINT and SIGTERM sent by other means (kill) still end the console: they are caught for its
+// life by a handler that writes one byte to a pipe (the self-pipe trick, as
+// rt/signal/ctrl_c.hpp does) which the console's poll(2) watches beside the keyboard; the
+// previous handlers are put back at the end. The program blocks both signals before it starts
+// any other thread (block_quit_signals), and the console unblocks them in its own: the kernel
+// then delivers them to the console's thread, in its poll, and never to a worker asleep in
+// epoll_wait.
 #pragma once
 
 #include <fcntl.h>
@@ -86,7 +92,7 @@ public:
                                std::strerror(errno));
         }
         termios raw = saved_;
-        raw.c_lflag &= static_cast<tcflag_t>(~(ICANON | ECHO));
+        raw.c_lflag &= static_cast<tcflag_t>(~(ICANON | ECHO | ISIG));  // Ctrl-C: byte 3
         raw.c_cc[VMIN] = 1;
         raw.c_cc[VTIME] = 0;
         if (::tcsetattr(in, TCSANOW, &raw) != 0) {
@@ -148,8 +154,11 @@ inline void block_quit_signals() {
     ::pthread_sigmask(SIG_BLOCK, &quit, nullptr);
 }
 
-/// Why the console stopped.
+/// Why the console stopped: q or Ctrl-C typed, SIGINT or SIGTERM sent, or no more input.
 enum class Quit { key, signal, input_closed };
+
+/// What Ctrl-C types once ISIG is off (TerminalMode): ASCII's ETX.
+inline constexpr char ctrl_c = '\x03';
 
 struct RunOptions {
     std::chrono::milliseconds refresh{1000};
@@ -206,7 +215,7 @@ inline Quit run(const std::function<rt::MetricsSnapshot()>& snapshot, const RunO
             if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN))
                 return Quit::input_closed;
             for (ssize_t i = 0; i < got; ++i) {
-                if (keys[i] == 'q' || keys[i] == 'Q') return Quit::key;
+                if (keys[i] == 'q' || keys[i] == 'Q' || keys[i] == ctrl_c) return Quit::key;
             }
         }
     }

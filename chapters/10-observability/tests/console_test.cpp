@@ -130,6 +130,7 @@ void check_restored(const InTerminal& terminal) {
     const termios after = terminal.settings();
     CHECK_MESSAGE((after.c_lflag & ICANON) != 0, "canonical mode was left off");
     CHECK_MESSAGE((after.c_lflag & ECHO) != 0, "echo was left off");
+    CHECK_MESSAGE((after.c_lflag & ISIG) != 0, "Ctrl-C was left without its signal");
 }
 
 }  // namespace
@@ -182,7 +183,7 @@ TEST_CASE("demo --console quits on Ctrl-C and restores the terminal") {
     const char* const args[] = {DEMO_PATH, "--console", "--refresh", "100", nullptr};
     InTerminal terminal(args);
     REQUIRE_MESSAGE(terminal.read_until("WORKER"), "no frame was drawn: " << terminal.output());
-    terminal.type("\x03");  // the terminal turns it into SIGINT for the demo
+    terminal.type("\x03");  // Ctrl-C: a key for the console, which turns ISIG off
     const std::optional<int> status = terminal.wait_exit();
     REQUIRE_MESSAGE(status,
                     "the demo did not quit on Ctrl-C; the terminal showed: " << terminal.output());

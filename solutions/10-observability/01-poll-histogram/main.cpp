@@ -1,13 +1,14 @@
 // Exercise 10-01's program: a mixed workload on rt::Runtime(WORKERS), every task's polls timed
-// into one ex::PollHistogram by ex::timed, from every worker at once. TASKS "requests" compute
-// a little in each of their polls and yield between them; one "cruncher" computes a hundred
-// times as much per poll. Prints the histogram as a bar chart, one line per bucket that holds
-// a poll, then the count, the mean and the percentiles: the median is a request's poll, the
-// tail (p99.9) is the cruncher's, which the mean alone would hide. Exits 0.
+// by ex::timed from every worker at once, into one ex::PollHistogram per kind of task. TASKS
+// "requests" compute a little in each of their POLLS polls and yield between them; one
+// "cruncher" computes a hundred times as much per poll. Prints the two histograms merged as a
+// bar chart, one line per bucket that holds a poll, then the count, the mean and the
+// percentiles of all the polls and of each kind: the median is a request's poll, the tail
+// (p99.9, the maximum) the cruncher's, which the mean alone would hide. Exits 0.
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,8 @@ std::uint64_t compute(std::uint64_t seed, int rounds) {
     return seed;
 }
 
-rt::Task<std::uint64_t> worker_task(std::uint64_t seed, int polls, int rounds) {
+/// A task of `polls` polls, each computing `rounds` rounds, yielding between two.
+rt::Task<std::uint64_t> computing_task(std::uint64_t seed, int polls, int rounds) {
     for (int poll = 1; poll < polls; ++poll) {
         seed = compute(seed, rounds);
         co_await rt::yield_now();
@@ -39,12 +41,15 @@ rt::Task<std::uint64_t> worker_task(std::uint64_t seed, int polls, int rounds) {
     co_return compute(seed, rounds);
 }
 
-rt::Task<std::uint64_t> workload(ex::PollHistogram& histogram, int tasks, int polls) {
+/// The cruncher and the requests, spawned at once, each timed into its kind's histogram;
+/// returns a checksum of their results, so that the computing cannot be skipped.
+rt::Task<std::uint64_t> workload(ex::PollHistogram& requests, ex::PollHistogram& cruncher,
+                                 int tasks, int polls) {
     std::vector<rt::JoinHandle<std::uint64_t>> handles;
-    handles.push_back(rt::spawn(ex::timed(histogram, worker_task(7, polls, 200'000))));
+    handles.push_back(rt::spawn(ex::timed(cruncher, computing_task(7, polls, 200'000))));
     for (int i = 0; i < tasks; ++i) {
-        handles.push_back(rt::spawn(
-            ex::timed(histogram, worker_task(static_cast<std::uint64_t>(i) + 11, polls, 2'000))));
+        const auto seed = static_cast<std::uint64_t>(i) + 11;
+        handles.push_back(rt::spawn(ex::timed(requests, computing_task(seed, polls, 2'000))));
     }
     std::uint64_t sum = 0;
     for (auto& handle : handles) sum += co_await handle;
@@ -66,31 +71,43 @@ std::string readable(std::uint64_t ns) {
     return text;
 }
 
-void print(const ex::HistogramSnapshot& snapshot) {
-    using Snapshot = ex::HistogramSnapshot;
+/// The bar chart: one line per bucket that holds a poll (the empty ones are left out), with
+/// the bucket's range, its count and a bar as long as the count, relative to the tallest (a
+/// bucket with any poll at all gets one mark).
+void print_chart(const ex::HistogramSnapshot& snapshot) {
+    using H = ex::PollHistogram;
+    constexpr std::uint64_t bar_width = 50;
     const std::uint64_t tallest =
         *std::max_element(snapshot.buckets.begin(), snapshot.buckets.end());
-    std::printf("%-22s %10s\n", "POLL TIME", "POLLS");
-    for (std::size_t k = 0; k < Snapshot::bucket_count; ++k) {
+    std::printf("%-22s %9s\n", "poll time", "polls");
+    if (tallest == 0) {
+        std::printf("(no polls)\n");
+        return;
+    }
+    for (std::size_t k = 0; k < H::bucket_count; ++k) {
         const std::uint64_t count = snapshot.buckets[k];
         if (count == 0) continue;
         const std::string range =
             k == 0 ? "0 ns"
-            : k + 1 == Snapshot::bucket_count
-                ? readable(Snapshot::lower_bound(k)) + " and up"
-                : readable(Snapshot::lower_bound(k)) + " to " + readable(Snapshot::upper_bound(k));
-        const auto width = static_cast<int>((count * 40 + tallest - 1) / tallest);
-        std::printf("%-22s %10llu  %s\n", range.c_str(), static_cast<unsigned long long>(count),
-                    std::string(static_cast<std::size_t>(width), '#').c_str());
+            : k + 1 == H::bucket_count
+                ? readable(H::lower_bound(k)) + " and up"
+                : readable(H::lower_bound(k)) + " to " + readable(H::upper_bound(k));
+        const std::uint64_t width = (count * bar_width + tallest - 1) / tallest;
+        std::printf("%-22s %9llu  %s\n", range.c_str(), static_cast<unsigned long long>(count),
+                    std::string(width, '#').c_str());
     }
-    std::printf(
-        "\n%llu polls, mean %s\np50 under %s, p90 under %s, p99 under %s, p99.9 under %s, "
-        "max %s\n",
-        static_cast<unsigned long long>(snapshot.count),
-        readable(static_cast<std::uint64_t>(snapshot.mean_ns())).c_str(),
-        readable(snapshot.percentile(0.5)).c_str(), readable(snapshot.percentile(0.9)).c_str(),
-        readable(snapshot.percentile(0.99)).c_str(), readable(snapshot.percentile(0.999)).c_str(),
-        readable(snapshot.max_ns).c_str());
+}
+
+/// One line of figures: how many polls, their mean, their percentiles (each an upper estimate,
+/// at most twice the true value) and the longest.
+void print_figures(const char* what, const ex::HistogramSnapshot& snapshot) {
+    std::printf("%-9s %6llu poll%s  mean %-9s p50 %-9s p90 %-9s p99 %-9s p99.9 %-9s max %s\n", what,
+                static_cast<unsigned long long>(snapshot.count), snapshot.count == 1 ? " " : "s",
+                readable(static_cast<std::uint64_t>(snapshot.mean_ns())).c_str(),
+                readable(snapshot.percentile(0.5)).c_str(),
+                readable(snapshot.percentile(0.9)).c_str(),
+                readable(snapshot.percentile(0.99)).c_str(),
+                readable(snapshot.percentile(0.999)).c_str(), readable(snapshot.max_ns).c_str());
 }
 
 }  // namespace
@@ -100,8 +117,9 @@ int main(int argc, char** argv) {
     int tasks = 200;
     int polls = 20;
     CLI::App app{
-        "Exercise 10-01: every poll of a mixed workload timed into one histogram with "
-        "logarithmic buckets, from every worker at once, then drawn with its percentiles.",
+        "Exercise 10-01: every poll of a mixed workload (many small requests, one cruncher) "
+        "timed into histograms with logarithmic buckets, from every worker at once, then "
+        "drawn with their percentiles.",
         "solution-10-01"};
     app.add_option("-w,--workers", workers, "worker threads (0: the single-threaded executor)")
         ->check(CLI::Range(std::size_t{0}, std::size_t{64}))
@@ -115,16 +133,25 @@ int main(int argc, char** argv) {
     if (auto exit_code = support::parse_command_line(app, argc, argv)) return *exit_code;
 
     try {
-        ex::PollHistogram histogram;  // before the runtime: it outlives every task
+        // Before the runtime: they outlive every task that records into them.
+        ex::PollHistogram requests;
+        ex::PollHistogram cruncher;
         {
             rt::Runtime runtime(workers);
-            const std::uint64_t sum = runtime.block_on(workload(histogram, tasks, polls));
+            const std::uint64_t sum = runtime.block_on(workload(requests, cruncher, tasks, polls));
             std::printf(
-                "%zu worker%s, %d requests and 1 cruncher, %d polls each (checksum %llu)\n\n",
-                workers, workers == 1 ? "" : "s", tasks, polls,
-                static_cast<unsigned long long>(sum % 1000));
+                "%zu worker%s, %d request%s and 1 cruncher, %d poll%s each (checksum %llu)\n\n",
+                workers, workers == 1 ? "" : "s", tasks, tasks == 1 ? "" : "s", polls,
+                polls == 1 ? "" : "s", static_cast<unsigned long long>(sum % 1000));
         }
-        print(histogram.snapshot());
+        const ex::HistogramSnapshot of_requests = requests.snapshot();
+        const ex::HistogramSnapshot of_cruncher = cruncher.snapshot();
+        const ex::HistogramSnapshot all = of_requests + of_cruncher;  // merged
+        print_chart(all);
+        std::printf("\n");
+        print_figures("all", all);
+        print_figures("requests", of_requests);
+        print_figures("cruncher", of_cruncher);
         return 0;
     } catch (const std::exception& error) {  // the runtime could not start
         std::fprintf(stderr, "solution-10-01: %s\n", error.what());
