@@ -9,8 +9,8 @@
 #include "testlog.hpp"
 
 // Three builds: build/ (all tests), build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer,
-// all tests but the starters') and build-tsan/ (ThreadSanitizer, the suite 'threads'). Their output streams
-// through; results are counted from meson's testlog.json, one result per run of a test, so
+// all tests but the starters') and build-tsan/ (ThreadSanitizer, the suite 'threads'). Their output
+// streams through; results are counted from meson's testlog.json, one result per run of a test, so
 // `--repeat N` (meson test --repeat) counts every run: a test that fails once in N counts. Learner
 // exercises are not meson tests, so unfinished work never fails this.
 

@@ -175,7 +175,7 @@ public:
     /// Step 3: destroy the future now (its destructor may release wakers, files, memory)
     /// and make the task complete. The polling thread only. Inlined into the executor's
     /// loop, as it was in chapter 9 before the test of statistics made it too large for the
-    /// compiler's taste: a call here costs spawn_many 2% more instructions.
+    /// compiler's taste: a call here cost 6 instructions a task in spawn_many.
     [[gnu::always_inline]] void finish() {
         state_.fetch_or(complete, std::memory_order_release);
         if (stats() != nullptr) [[unlikely]]

@@ -124,8 +124,8 @@ private:
 void require_a_scan_reports_a_running_poll() {
     ex::BlockingDetector detector(scanned_by_hand(1ms));
     std::size_t made = 0;
-    auto future =
-        ex::watched(detector, "probe", during_poll([&] { made = detector.scan(Clock::now() + 1h); }));
+    auto future = ex::watched(detector, "probe",
+                              during_poll([&] { made = detector.scan(Clock::now() + 1h); }));
     (void)testing::poll_once(future);
     REQUIRE_MESSAGE(made == 1,
                     "scan() does not report a poll that has run past the threshold: the first "
@@ -155,11 +155,11 @@ struct Blocker {
 
 /// What the releaser thread saw, for the test thread to check once it is joined.
 struct Seen {
-    bool first_report = false;        // a report came while the first poll blocked
-    bool five_more_scans = false;     // the watchdog scanned five times more, the poll still on
-    std::size_t after_scans = 0;      // the blocker's reports after those five scans
-    bool second_report = false;       // a report came while the second poll blocked
-    std::size_t after_second = 0;     // the blocker's reports once the second one came
+    bool first_report = false;     // a report came while the first poll blocked
+    bool five_more_scans = false;  // the watchdog scanned five times more, the poll still on
+    std::size_t after_scans = 0;   // the blocker's reports after those five scans
+    bool second_report = false;    // a report came while the second poll blocked
+    std::size_t after_second = 0;  // the blocker's reports once the second one came
 };
 
 /// The releaser: waits for the report of each blocked poll, and only then releases the poll.
@@ -303,9 +303,9 @@ TEST_SUITE("blocking detector: scans by hand") {
         Collected collected;
         ex::BlockingDetector detector(scanned_by_hand(10ms), collected.callback());
         std::vector<std::size_t> during;
-        auto future = ex::watched(detector, "short", during_poll([&] {
-                                      during.push_back(detector.scan(Clock::now() + 1h));
-                                  }, 3));
+        auto future = ex::watched(
+            detector, "short",
+            during_poll([&] { during.push_back(detector.scan(Clock::now() + 1h)); }, 3));
         for (int poll = 0; poll < 3; ++poll) {
             (void)testing::poll_once(future);
             // Between two polls nothing runs: a scan a day later finds nothing.
@@ -334,13 +334,12 @@ TEST_SUITE("blocking detector: scans by hand") {
         ex::BlockingDetector detector(scanned_by_hand(10ms), collected.callback());
         std::size_t inner_made = 0;
         std::size_t after_inner = 0;
-        auto inner = ex::watched(detector, "inner", during_poll([&] {
-                                     inner_made = detector.scan(Clock::now() + 1h);
-                                 }));
+        auto inner = ex::watched(
+            detector, "inner", during_poll([&] { inner_made = detector.scan(Clock::now() + 1h); }));
         // After the inner poll returns, the outer one still runs, and still shows.
-        auto outer = ex::watched(
-            detector, "outer",
-            PollsInner(std::move(inner), [&] { after_inner = detector.scan(Clock::now() + 2h); }));
+        auto outer = ex::watched(detector, "outer", PollsInner(std::move(inner), [&] {
+                                     after_inner = detector.scan(Clock::now() + 2h);
+                                 }));
         REQUIRE(testing::poll_once(outer).is_ready());
         CHECK(inner_made == 1);
         CHECK(after_inner == 0);  // the same poll: reported once
@@ -392,11 +391,11 @@ TEST_SUITE("blocking detector: scans by hand") {
         std::thread([&detector] {  // takes the only slot
             auto future = ex::watched(detector, "first", during_poll([] {}));
             (void)testing::poll_once(future);
-        }).join();
+        })
+            .join();
         std::size_t made = 0;
-        auto future = ex::watched(detector, "second", during_poll([&] {
-                                      made = detector.scan(Clock::now() + 1h);
-                                  }));
+        auto future = ex::watched(detector, "second",
+                                  during_poll([&] { made = detector.scan(Clock::now() + 1h); }));
         (void)testing::poll_once(future);
         CHECK(made == 0);
         CHECK(detector.unwatched_threads() == 1);
@@ -413,9 +412,8 @@ TEST_SUITE("blocking detector: scans by hand") {
         Collected collected;
         detector.emplace(scanned_by_hand(10ms), collected.callback());  // at the same address
         std::size_t made = 0;
-        auto second = ex::watched(*detector, "second", during_poll([&] {
-                                      made = detector->scan(Clock::now() + 1h);
-                                  }));
+        auto second = ex::watched(*detector, "second",
+                                  during_poll([&] { made = detector->scan(Clock::now() + 1h); }));
         (void)testing::poll_once(second);
         CHECK(made == 1);
         const std::vector<ex::Report> reports = collected.reports();

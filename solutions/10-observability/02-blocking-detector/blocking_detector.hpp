@@ -114,9 +114,7 @@ struct alignas(64) Slot {
     /// The polling thread: whether a poll of this thread is marked already (a watched future
     /// polled inside the poll of another). Relaxed: this thread is the only writer, and reads
     /// its own last store.
-    bool running() const noexcept {
-        return sequence.load(std::memory_order_relaxed) % 2 == 1;
-    }
+    bool running() const noexcept { return sequence.load(std::memory_order_relaxed) % 2 == 1; }
 
     /// Step 1: a poll of the task named `*name` begins, at `now_ns`.
     void begin(const std::string* name, std::int64_t now_ns) noexcept {
@@ -313,9 +311,9 @@ private:
     }
 
     const DetectorOptions options_;
-    const OnReport on_report_;   // called by scan, under scan_mutex_
-    const std::uint64_t number_;  // this detector's, for the threads' slot caches
-    std::vector<detail::Slot> slots_;  // one per watched thread; never resized
+    const OnReport on_report_;               // called by scan, under scan_mutex_
+    const std::uint64_t number_;             // this detector's, for the threads' slot caches
+    std::vector<detail::Slot> slots_;        // one per watched thread; never resized
     std::atomic<std::size_t> next_slot_{0};  // slots claimed (may exceed slots_.size())
     std::atomic<std::uint64_t> unwatched_threads_{0};  // threads that found no free slot
 

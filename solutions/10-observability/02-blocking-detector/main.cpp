@@ -154,8 +154,7 @@ int main(int argc, char** argv) {
                 threshold_ms);
         }
         say("%llu report%s in %llu scans", static_cast<unsigned long long>(detector.reports()),
-            detector.reports() == 1 ? "" : "s",
-            static_cast<unsigned long long>(detector.scans()));
+            detector.reports() == 1 ? "" : "s", static_cast<unsigned long long>(detector.scans()));
         return 0;
     } catch (const std::exception& error) {  // the runtime could not start
         std::fprintf(stderr, "solution-10-02: %s\n", error.what());
