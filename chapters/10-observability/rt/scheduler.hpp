@@ -136,11 +136,11 @@ inline void Task::adopt(Scheduler* scheduler) noexcept {
 }
 
 inline Task::~Task() {
-    if ((scheduler_ & has_stats) != 0) [[unlikely]] {  // new in chapter 10
-        forget_stats();
+    if ((scheduler_ & has_stats) == 0) [[likely]] {
+        if (scheduler_ != 0) [[likely]] reinterpret_cast<Scheduler*>(scheduler_)->release();
         return;
     }
-    if (scheduler_ != 0) reinterpret_cast<Scheduler*>(scheduler_)->release();
+    forget_stats();  // new in chapter 10
 }
 
 // New in chapter 10: out of line, so that ~Task stays as small as chapter 9's, and inlined.
@@ -214,7 +214,7 @@ inline void Task::schedule_with_reference() {  // stats == nullptr: see wake_wak
 }
 
 // snippet-begin: end-poll
-inline bool Task::end_poll(bool woke_itself) {
+inline bool Task::end_poll(bool woke_itself, TaskStats* recorded) {
     // Step 3 in one compare-and-swap: clear RUNNING, and set SCHEDULED if the task woke
     // itself (no other wake may then queue it: it is ours to queue). release: this poll
     // happens-before the next one, wherever it runs, for that one acquires in begin_poll.
@@ -227,7 +227,7 @@ inline bool Task::end_poll(bool woke_itself) {
     } while (!state_.compare_exchange_weak(before, after, std::memory_order_acq_rel,
                                            std::memory_order_relaxed));
     if ((after & scheduled) != 0) return true;         // the caller queues it, with that reference
-    if (TaskStats* recorded = stats()) [[unlikely]] {  // new in chapter 10: can it be woken?
+    if (recorded != nullptr) [[unlikely]] {  // new in chapter 10: can it be woken?
         recorded->scheduler->metrics()->check_lost_waker(recorded, [this] { return idle(); });
     }
     unref();  // the queue's reference, which the popped task carried

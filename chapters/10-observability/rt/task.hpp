@@ -123,7 +123,8 @@ public:
     /// (by another thread, or by itself: polling_woke_itself): the caller then queues it again
     /// with the reference it popped it with, at the back, as a yield. Otherwise that reference
     /// is dropped. The polling thread only.
-    bool end_poll(bool woke_itself);
+    /// `recorded`: stats(), which the poller holds (new in chapter 10; see finish).
+    bool end_poll(bool woke_itself, TaskStats* recorded);
 
     /// Neither queued, nor running, nor complete (new in chapter 10, for the lost-waker check).
     bool idle() const noexcept;
@@ -173,12 +174,14 @@ public:
     virtual bool poll() = 0;
 
     /// Step 3: destroy the future now (its destructor may release wakers, files, memory)
-    /// and make the task complete. The polling thread only. Inlined into the executor's
-    /// loop, as it was in chapter 9 before the test of statistics made it too large for the
-    /// compiler's taste: a call here cost 6 instructions a task in spawn_many.
-    [[gnu::always_inline]] void finish() {
+    /// and make the task complete. The polling thread only. Out of line, as in chapter 9.
+    [[gnu::noinline]] void finish() { finish(stats()); }
+    /// The same, for a poller that read `stats()` before the poll (new in chapter 10), and
+    /// inlined there: the poll is a call the compiler cannot see into, so it would have to read
+    /// the task's word again, and a task without statistics pays one test of a register.
+    [[gnu::always_inline]] void finish(TaskStats* recorded) {
         state_.fetch_or(complete, std::memory_order_release);
-        if (stats() != nullptr) [[unlikely]]
+        if (recorded != nullptr) [[unlikely]]
             retire_stats();  // new in chapter 10: no longer a live task
         drop_future();
     }

@@ -349,29 +349,44 @@ private:
     /// completed or was aborted.
     void poll(Task* task) {
         switch (task->begin_poll()) {
-            case Task::Turn::poll: {
+            case Task::Turn::poll:
                 remote_.stats.polls.add();
                 // snippet-begin: poll-probe
-                // New in chapter 10: measured if the task has statistics, in a copy of the poll
+                // New in chapter 10: a task with statistics is measured, in a copy of this path
                 // of its own, so that a task without them costs one test more than in chapter 9.
-                TaskStats* stats = task->stats();
-                const bool completed =
-                    stats == nullptr ? poll_future(task) : poll_measured(task, stats);
-                // snippet-end: poll-probe
-                if (!completed) {
-                    if (task->end_poll(polling_woke_itself)) schedule_local(task, true);
+                if (TaskStats* stats = task->stats()) [[unlikely]] {
+                    poll_measured(task, stats);
                     return;
                 }
-                break;
+                after_poll(task, poll_future(task), nullptr);
+                // snippet-end: poll-probe
+                return;
+            case Task::Turn::cancel: {
+                const std::uint32_t list = OwnedTasks::list_of(task);  // before the future goes
+                task->finish();
+                release_finished(task, list);
+                return;
             }
-            case Task::Turn::cancel:
-                break;
             case Task::Turn::skip:  // complete already; a late wake queued it
                 task->unref();
                 return;
         }
+    }
+
+    /// Finish a task whose poll completed it, or queue it again if it woke itself.
+    /// `stats`: its statistics, or null (new in chapter 10).
+    [[gnu::always_inline]] void after_poll(Task* task, bool completed, TaskStats* stats) {
+        if (!completed) {
+            if (task->end_poll(polling_woke_itself, stats)) schedule_local(task, true);
+            return;
+        }
         const std::uint32_t list = OwnedTasks::list_of(task);  // before the future goes
-        task->finish();
+        task->finish(stats);
+        release_finished(task, list);
+    }
+
+    /// Out of the owned tasks, and the references of a finished task.
+    void release_finished(Task* task, std::uint32_t list) {
         if (shared_.owned.remove(task, list, index_)) {
             task->unref(2);  // the runtime's reference and the queue's
         } else {
@@ -392,12 +407,12 @@ private:
         return completed;
     }
 
-    /// The poll of a task with statistics, timed (new in chapter 10).
-    [[gnu::noinline]] bool poll_measured(Task* task, TaskStats* stats) {
+    /// The poll of a task with statistics, timed, and what follows it (new in chapter 10).
+    [[gnu::noinline]] void poll_measured(Task* task, TaskStats* stats) {
         const std::int64_t started = metrics_->poll_started(stats);
         const bool completed = poll_future(task);
         metrics_->poll_ended(stats, started, completed, polling_woke_itself);
-        return completed;
+        after_poll(task, completed, stats);
     }
 
     void push_back(Task* task) {
