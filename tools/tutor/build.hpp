@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "project.hpp"
 
@@ -17,6 +18,13 @@ struct BuildResult {
 
 /// Builds `target` ("chapters/01-naive-executor/demo") in the project's build/ folder.
 BuildResult build_target(const Project& project, const std::string& target);
+
+/// Builds `targets` in one ninja call, on every core, going on past a target that fails, and
+/// shows ninja's progress on one line of stderr, headed `what`, with an estimate of the time
+/// left. Targets ninja does not know are left out. Nothing is reported per target: a caller
+/// then builds each one with build_target, which finds it up to date, or gives its errors.
+void build_targets(const Project& project, std::vector<std::string> targets,
+                   const std::string& what);
 
 /// Prints the trimmed errors of a failed build to stdout, with `what` ("01-02 does not
 /// compile yet") as the heading; nothing about what to do next.

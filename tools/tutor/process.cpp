@@ -162,6 +162,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
                 if (got > 0) {
                     if (result.output.size() < max_captured)
                         result.output.append(buffer, static_cast<std::size_t>(got));
+                    if (options.on_output)
+                        options.on_output(std::string_view(buffer, static_cast<std::size_t>(got)));
                 } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
                     output_open = false;  // the child closed its output: it is ending
                 }

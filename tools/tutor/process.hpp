@@ -5,8 +5,10 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,6 +23,8 @@ struct ProcessOptions {
     std::vector<std::pair<std::string, std::string>> env;  ///< added to tutor's environment
     bool capture = false;  ///< collect stdout and stderr together; stdin is /dev/null
     std::chrono::milliseconds timeout{0};  ///< 0: no limit; else the child is killed after it
+    /// With capture: called with each piece of output as it arrives (also kept in `output`).
+    std::function<void(std::string_view)> on_output;
 
     /// Options with the output captured.
     static ProcessOptions captured() {
@@ -36,6 +40,11 @@ struct ProcessOptions {
     /// These options, with a time limit.
     ProcessOptions within(std::chrono::milliseconds limit) && {
         timeout = limit;
+        return std::move(*this);
+    }
+    /// These options, with `watch` called on the output as it arrives.
+    ProcessOptions following(std::function<void(std::string_view)> watch) && {
+        on_output = std::move(watch);
         return std::move(*this);
     }
     /// These options, with `variables` added to the environment.

@@ -1,10 +1,13 @@
 // Checking exercises and remembering the outcome (see progress.hpp).
 #include "progress.hpp"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <iostream>
 
 #include "content_hash.hpp"
+#include "terminal.hpp"
 
 namespace tutor {
 
@@ -53,6 +56,38 @@ bool Progress::is_done(const Exercise& ex) {
     const auto result = check(ex);
     known_[ex.id()] = result.outcome == Outcome::passed;
     return result.outcome == Outcome::passed;
+}
+
+void Progress::check_all(const std::vector<Exercise>& exercises) {
+    std::vector<const Exercise*> unknown;
+    for (const auto& ex : exercises) {
+        if (known_.count(ex.id()) != 0) continue;
+        if (const auto done = remembered(ex, key(ex))) {
+            known_[ex.id()] = *done;
+            continue;
+        }
+        unknown.push_back(&ex);
+    }
+    if (unknown.empty()) return;
+    if (unknown.size() > 1) {
+        std::vector<std::string> targets;
+        for (const Exercise* ex : unknown) targets.push_back(test_target(*ex));
+        build_targets(project_, std::move(targets),
+                      "building the tests of " + std::to_string(unknown.size()) + " exercises");
+    }
+    const bool terminal = is_terminal(STDERR_FILENO);
+    for (std::size_t i = 0; i < unknown.size(); ++i) {
+        const std::string line = "checking " + unknown[i]->id() + " (" + std::to_string(i + 1) +
+                                 " of " + std::to_string(unknown.size()) + ")";
+        if (terminal) {
+            std::cerr << "\r\033[K" << line << std::flush;
+        } else {
+            std::cerr << line << '\n';
+        }
+        const auto result = check(*unknown[i]);
+        if (result.outcome == Outcome::interrupted) break;
+    }
+    if (terminal) std::cerr << "\r\033[K" << std::flush;
 }
 
 const Exercise* Progress::next_unfinished(const Exercise* skip) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "build.hpp"
 #include "doctest_report.hpp"
@@ -49,6 +50,11 @@ public:
     /// Whether the exercise passes: remembered when none of its files changed, else checked
     /// (saying "checking NN-EE..." on stderr).
     bool is_done(const Exercise& ex);
+
+    /// Finds out, for each of `exercises`, whether it is done. Those whose outcome is not
+    /// remembered are checked: their tests are built first, in one ninja call on every core,
+    /// with the build's progress on one line, then run one after the other.
+    void check_all(const std::vector<Exercise>& exercises);
 
     /// The first exercise, in order, that is not done, other than `skip`; nullptr when none.
     const Exercise* next_unfinished(const Exercise* skip = nullptr);

@@ -15,6 +15,7 @@ int status_command(const Project& project) {
     Progress progress(project);
 
     // Check everything first, so "checking..." lines do not cut through the table.
+    progress.check_all(project.exercises());
     std::size_t done = 0;
     for (const auto& ex : project.exercises()) done += progress.is_done(ex) ? 1 : 0;
 
