@@ -35,15 +35,35 @@ std::string unknown_target_in(const std::string& output) {
 
 }  // namespace
 
-BuildResult build_target(const Project& project, const std::string& target) {
+BuildResult build_target(const Project& project, const std::string& target,
+                         const std::string& dir) {
     require_configured(project);
-    auto run = run_process({"ninja", "-C", project.build_dir().string(), target},
+    auto run = run_process({"ninja", "-C", (project.root() / dir).string(), target},
                            ProcessOptions::captured());
     BuildResult result;
     result.ok = run.exit_code == 0;
     result.unknown_target = !result.ok && run.output.find("unknown target") != std::string::npos;
     result.output = std::move(run.output);
     return result;
+}
+
+bool is_configured(const Project& project, const std::string& dir) {
+    const fs::path path = project.root() / dir;
+    return fs::exists(path / "meson-private" / "coredata.dat") && fs::exists(path / "build.ninja");
+}
+
+bool configure_build(const Project& project, const std::string& dir,
+                     const std::vector<std::string>& options, bool quiet) {
+    if (is_configured(project, dir)) return true;
+    const fs::path path = project.root() / dir;
+    std::vector<std::string> argv{"meson", "setup"};
+    if (fs::exists(path / "meson-private" / "coredata.dat")) argv.push_back("--wipe");
+    argv.insert(argv.end(), {path.string(), "-Dstarters_dir=" + project.starters_dir().string()});
+    argv.insert(argv.end(), options.begin(), options.end());
+    ProcessOptions how = quiet ? ProcessOptions::captured() : ProcessOptions();
+    const auto run = run_process(argv, std::move(how).in(project.root()));
+    if (run.exit_code != 0 && quiet) std::cerr << run.output;
+    return run.exit_code == 0;
 }
 
 void build_targets(const Project& project, std::vector<std::string> targets,

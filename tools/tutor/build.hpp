@@ -16,8 +16,19 @@ struct BuildResult {
     std::string output;           ///< ninja's and the compiler's output
 };
 
-/// Builds `target` ("chapters/01-naive-executor/demo") in the project's build/ folder.
-BuildResult build_target(const Project& project, const std::string& target);
+/// Builds `target` ("chapters/01-naive-executor/demo") in the project's build/ folder, or in
+/// `dir` (another build folder under the root, "build-tsan").
+BuildResult build_target(const Project& project, const std::string& target,
+                         const std::string& dir = "build");
+
+/// Whether `dir`, under the root, is a configured meson build folder.
+bool is_configured(const Project& project, const std::string& dir);
+
+/// Configures `dir`, under the root, with meson and `options` (beyond the starters' folder)
+/// unless it is configured. meson's output goes through, or with `quiet` is kept and shown
+/// only if meson fails. False when it fails.
+bool configure_build(const Project& project, const std::string& dir,
+                     const std::vector<std::string>& options, bool quiet);
 
 /// Builds `targets` in one ninja call, on every core, going on past a target that fails, and
 /// shows ninja's progress on one line of stderr, headed `what`, with an estimate of the time

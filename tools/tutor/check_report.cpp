@@ -1,8 +1,12 @@
 // Check reports (see check_report.hpp).
 #include "check_report.hpp"
 
+#include <algorithm>
 #include <iostream>
+#include <string>
+#include <vector>
 
+#include "sanitizer_report.hpp"
 #include "terminal.hpp"
 
 namespace tutor {
@@ -27,12 +31,28 @@ void print_check_report(const Project& project, const Exercise& ex, const CheckR
     const auto& s = Style::for_stdout();
     const std::string name = ex.id() + " " + ex.name;
     const std::string target = Progress::test_target(ex);
-    const std::string program = "build/" + target;
+    const std::string program = result.build_dir + "/" + target;
     const auto& summary = result.report.summary;
+    const std::string under = result.sanitizer == Sanitizer::none
+                                  ? std::string()
+                                  : " under " + sanitized_build(result.sanitizer).label;
+    if (result.sanitizer != Sanitizer::none && result.outcome != Outcome::passed) {
+        const auto report = sanitizer_report(result.run.output, project.root().string());
+        if (!report.empty()) {
+            std::cout << s.red << s.bold << name << ": " << sanitized_build(result.sanitizer).label
+                      << " reports a problem" << s.reset << "\n\n";
+            for (const auto& line : report) std::cout << "  " << line << '\n';
+            std::cout << "\n  (the whole report: " << program << ", with "
+                      << sanitized_build(result.sanitizer).env.front().first << "="
+                      << sanitized_build(result.sanitizer).env.front().second << ")\n";
+            print_stuck(project, ex);
+            return;
+        }
+    }
 
     switch (result.outcome) {
         case Outcome::passed:
-            std::cout << s.green << s.bold << name << ": every test passes" << s.reset;
+            std::cout << s.green << s.bold << name << ": every test passes" << under << s.reset;
             if (summary.found) {
                 std::cout << " (" << summary.cases << " test case"
                           << (summary.cases == 1 ? "" : "s") << ", " << summary.assertions
@@ -71,7 +91,8 @@ void print_check_report(const Project& project, const Exercise& ex, const CheckR
             return;
         case Outcome::timed_out:
             std::cout << s.red << s.bold << name << ": the tests did not finish within "
-                      << test_time_limit.count() << " seconds" << s.reset
+                      << test_time_limit.count() * (result.sanitizer == Sanitizer::none ? 1 : 3)
+                      << " seconds" << under << s.reset
                       << "\n  Something never ends: a run loop that never returns, or a future "
                          "that is never ready.\n";
             if (!result.report.sections.empty()) std::cout << "  Their output so far:\n\n";

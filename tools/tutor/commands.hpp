@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "project.hpp"
+#include "sanitizers.hpp"
 
 namespace tutor {
 
@@ -14,7 +15,8 @@ int status_command(const Project& project);
 int list_command(const Project& project);
 int run_command(const Project& project, const std::string& target,
                 const std::vector<std::string>& args);
-int check_command(const Project& project, const std::optional<std::string>& exercise);
+int check_command(const Project& project, const std::optional<std::string>& exercise,
+                  Sanitizer sanitizer);
 int watch_command(const Project& project, const std::optional<std::string>& exercise);
 int hint_command(const Project& project, const std::optional<std::string>& exercise, bool all,
                  bool reset);

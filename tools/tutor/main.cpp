@@ -104,6 +104,13 @@ int run(int argc, char** argv) {
         "check",
         "Build an exercise against your code and run its tests (default: the next unfinished one)");
     check->add_option("exercise", check_exercise, "NN-EE, NN-EE-name or name");
+    bool check_asan = false;
+    bool check_tsan = false;
+    auto* asan_flag = check->add_flag(
+        "--asan", check_asan,
+        "In build-asan/, with AddressSanitizer and UndefinedBehaviorSanitizer, as CI does");
+    check->add_flag("--tsan", check_tsan, "In build-tsan/, with ThreadSanitizer, as CI does")
+        ->excludes(asan_flag);
 
     std::optional<std::string> watch_exercise;
     auto* watch = app.add_subcommand(
@@ -190,7 +197,12 @@ int run(int argc, char** argv) {
     const auto project = tutor::Project::discover(find_root(root_option));
     if (list->parsed()) return tutor::list_command(project);
     if (run->parsed()) return tutor::run_command(project, run_target, program_args);
-    if (check->parsed()) return tutor::check_command(project, check_exercise);
+    if (check->parsed()) {
+        const auto sanitizer = check_asan   ? tutor::Sanitizer::address
+                               : check_tsan ? tutor::Sanitizer::thread
+                                            : tutor::Sanitizer::none;
+        return tutor::check_command(project, check_exercise, sanitizer);
+    }
     if (watch->parsed()) return tutor::watch_command(project, watch_exercise);
     if (hint->parsed()) return tutor::hint_command(project, hint_exercise, hint_all, hint_reset);
     if (reset->parsed()) return tutor::reset_command(project, reset_exercise, reset_yes);

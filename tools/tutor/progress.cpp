@@ -11,19 +11,53 @@
 
 namespace tutor {
 
-CheckResult Progress::check(const Exercise& ex) {
+namespace {
+
+/// The file name under build/tutor/progress/ of an exercise's outcome: "01-02", "01-02.tsan".
+std::string record_name(const Exercise& ex, Sanitizer sanitizer) {
+    switch (sanitizer) {
+        case Sanitizer::none:
+            break;
+        case Sanitizer::address:
+            return ex.id() + ".asan";
+        case Sanitizer::thread:
+            return ex.id() + ".tsan";
+    }
+    return ex.id();
+}
+
+}  // namespace
+
+CheckResult Progress::check(const Exercise& ex, Sanitizer sanitizer) {
     CheckResult result;
+    result.sanitizer = sanitizer;
     const std::string hash = key(ex);
     const std::string target = test_target(ex);
-    result.build = build_target(project_, target);
+    auto limit = std::chrono::duration_cast<std::chrono::milliseconds>(test_time_limit);
+    std::vector<std::pair<std::string, std::string>> env;
+    if (sanitizer != Sanitizer::none) {
+        const SanitizedBuild& build = sanitized_build(sanitizer);
+        result.build_dir = build.dir;
+        env = build.env;
+        limit *= 3;  // as `tutor test` multiplies meson's timeouts for the sanitized builds
+        if (!is_configured(project_, build.dir)) {
+            std::cerr << "configuring " << build.dir << "/ for " << build.flag
+                      << " (once; its first build compiles the runtime again, with " << build.label
+                      << ")" << std::endl;
+            if (!configure_build(project_, build.dir, build.options, true))
+                throw std::runtime_error("meson could not configure " + build.dir +
+                                         "/ (output above)");
+        }
+    }
+    result.build = build_target(project_, target, result.build_dir);
     if (!result.build.ok) {
         result.outcome =
             result.build.unknown_target ? Outcome::not_in_build : Outcome::does_not_compile;
     } else {
-        const auto program = project_.build_dir() / target;
+        const auto program = project_.root() / result.build_dir / target;
         result.run =
             run_process({program.string(), "--no-colors=true"},
-                        ProcessOptions::captured().in(project_.root()).within(test_time_limit));
+                        ProcessOptions::captured().in(project_.root()).within(limit).with_env(env));
         result.report = read_doctest_output(result.run.output, project_.root().string());
         if (result.run.interrupted) {
             result.outcome = Outcome::interrupted;
@@ -40,8 +74,8 @@ CheckResult Progress::check(const Exercise& ex) {
     // "Not in the build" is remembered too: exercises/meson.build is part of the key.
     if (result.outcome != Outcome::interrupted) {
         const bool passed = result.outcome == Outcome::passed;
-        remember(ex, hash, passed);
-        known_[ex.id()] = passed;
+        remember(ex, hash, passed, sanitizer);
+        if (sanitizer == Sanitizer::none) known_[ex.id()] = passed;
     }
     return result;
 }
@@ -112,8 +146,13 @@ std::string Progress::key(const Exercise& ex) const {
     return hash.hex();
 }
 
-std::optional<bool> Progress::remembered(const Exercise& ex, const std::string& key) const {
-    std::ifstream in(project_.state_dir() / "progress" / ex.id());
+std::optional<bool> Progress::outcome_under(const Exercise& ex, Sanitizer sanitizer) const {
+    return remembered(ex, key(ex), sanitizer);
+}
+
+std::optional<bool> Progress::remembered(const Exercise& ex, const std::string& key,
+                                         Sanitizer sanitizer) const {
+    std::ifstream in(project_.state_dir() / "progress" / record_name(ex, sanitizer));
     std::string stored_key, outcome;
     if (!(in >> stored_key >> outcome) || stored_key != key) return std::nullopt;
     if (outcome == "passed") return true;
@@ -121,12 +160,14 @@ std::optional<bool> Progress::remembered(const Exercise& ex, const std::string& 
     return std::nullopt;
 }
 
-void Progress::remember(const Exercise& ex, const std::string& key, bool passed) const {
+void Progress::remember(const Exercise& ex, const std::string& key, bool passed,
+                        Sanitizer sanitizer) const {
     const auto dir = project_.state_dir() / "progress";
     std::error_code ec;
     fs::create_directories(dir, ec);
-    const auto file = dir / ex.id();
-    const auto temporary = dir / (ex.id() + ".new");
+    const std::string name = record_name(ex, sanitizer);
+    const auto file = dir / name;
+    const auto temporary = dir / (name + ".new");
     {
         std::ofstream out(temporary);
         out << key << ' ' << (passed ? "passed" : "failed") << '\n';

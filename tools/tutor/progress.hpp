@@ -11,6 +11,7 @@
 #include "doctest_report.hpp"
 #include "process.hpp"
 #include "project.hpp"
+#include "sanitizers.hpp"
 
 // The tutor finds out by building and running the tests, and keeps the outcome in
 // build/tutor/progress/; a changed file means checking again, and a hand-made marker file
@@ -33,8 +34,10 @@ enum class Outcome {
 struct CheckResult {
     Outcome outcome = Outcome::not_in_build;
     BuildResult build;
-    ProcessResult run;     ///< the test program, when it ran
-    DoctestReport report;  ///< its output, read
+    ProcessResult run;                      ///< the test program, when it ran
+    DoctestReport report;                   ///< its output, read
+    Sanitizer sanitizer = Sanitizer::none;  ///< the build it was checked in
+    std::string build_dir = "build";        ///< that build's folder, under the root
 };
 
 /// How long an exercise's tests may run before the tutor stops them.
@@ -45,7 +48,13 @@ public:
     explicit Progress(const Project& project) : project_(project) {}
 
     /// Builds the exercise's tests against the learner's files, runs them, remembers the outcome.
-    CheckResult check(const Exercise& ex);
+    /// With a sanitizer, in its build folder (sanitizers.hpp), configured first if need be;
+    /// that outcome is remembered apart.
+    CheckResult check(const Exercise& ex, Sanitizer sanitizer = Sanitizer::none);
+
+    /// Whether the exercise, as it is now, passed under `sanitizer`: remembered, or nothing
+    /// when it was not checked so since it last changed (this never checks).
+    std::optional<bool> outcome_under(const Exercise& ex, Sanitizer sanitizer) const;
 
     /// Whether the exercise passes: remembered when none of its files changed, else checked
     /// (saying "checking NN-EE..." on stderr).
@@ -65,8 +74,10 @@ public:
 private:
     /// The hash of every file the exercise's result depends on.
     std::string key(const Exercise& ex) const;
-    std::optional<bool> remembered(const Exercise& ex, const std::string& key) const;
-    void remember(const Exercise& ex, const std::string& key, bool passed) const;
+    std::optional<bool> remembered(const Exercise& ex, const std::string& key,
+                                   Sanitizer sanitizer = Sanitizer::none) const;
+    void remember(const Exercise& ex, const std::string& key, bool passed,
+                  Sanitizer sanitizer = Sanitizer::none) const;
 
     const Project& project_;
     std::map<std::string, bool> known_;  // id -> done, for this run of the tutor

@@ -39,8 +39,16 @@ int status_command(const Project& project) {
         for (const auto* ex : exercises) {
             const bool ok = progress.is_done(*ex);
             std::cout << "     " << (ok ? s.green : s.yellow) << std::left << std::setw(8)
-                      << (ok ? "done" : "not yet") << s.reset << ' ' << ex->id() << ' ' << ex->name
-                      << '\n';
+                      << (ok ? "done" : "not yet") << s.reset << ' ' << ex->id() << ' ' << ex->name;
+            // Done in build/, but not yet checked as CI checks it, or failing there.
+            const Sanitizer needed = sanitizer_needed(*ex);
+            if (const auto under = progress.outcome_under(*ex, needed); ok && under != true) {
+                const std::string& flag = sanitized_build(needed).flag;
+                std::cout << (under ? s.yellow : s.dim) << "  ("
+                          << (under ? "fails with " : "not yet checked with ") << flag
+                          << ": ./tutor check " << ex->id() << ' ' << flag << ')' << s.reset;
+            }
+            std::cout << '\n';
         }
     }
     // Exercises whose chapter folder is missing still count.

@@ -3,16 +3,19 @@
 #include <iomanip>
 #include <iostream>
 
+#include "build.hpp"
 #include "commands.hpp"
 #include "process.hpp"
+#include "sanitizers.hpp"
 #include "terminal.hpp"
 #include "testlog.hpp"
 
 // Three builds: build/ (all tests), build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer,
-// all tests but the starters') and build-tsan/ (ThreadSanitizer, the suite 'threads'). Their output
-// streams through; results are counted from meson's testlog.json, one result per run of a test, so
-// `--repeat N` (meson test --repeat) counts every run: a test that fails once in N counts. Learner
-// exercises are not meson tests, so unfinished work never fails this.
+// all tests but the starters') and build-tsan/ (ThreadSanitizer, the suite 'threads'), the
+// sanitized ones as sanitizers.hpp defines them. Their output streams through; results are
+// counted from meson's testlog.json, one result per run of a test, so `--repeat N` (meson test
+// --repeat) counts every run: a test that fails once in N counts. Learner exercises are not
+// meson tests, so unfinished work never fails this.
 
 namespace tutor {
 
@@ -43,20 +46,11 @@ void heading(const std::string& text) {
     std::cout << '\n' << s.bold << s.cyan << "==> " << text << s.reset << '\n' << std::flush;
 }
 
-bool is_configured(const fs::path& dir) {
-    return fs::exists(dir / "meson-private" / "coredata.dat") && fs::exists(dir / "build.ninja");
-}
-
 /// Configures `plan.dir` unless it is; false when meson fails.
 bool configure(const Project& project, const BuildPlan& plan) {
-    const fs::path dir = project.root() / plan.dir;
-    if (is_configured(dir)) return true;
-    std::vector<std::string> argv{"meson", "setup"};
-    if (fs::exists(dir / "meson-private" / "coredata.dat")) argv.push_back("--wipe");
-    argv.insert(argv.end(), {dir.string(), "-Dstarters_dir=" + project.starters_dir().string()});
-    argv.insert(argv.end(), plan.options.begin(), plan.options.end());
+    if (is_configured(project, plan.dir)) return true;
     heading(plan.dir + ": configuring (once)");
-    return run_process(argv, ProcessOptions().in(project.root())).exit_code == 0;
+    return configure_build(project, plan.dir, plan.options, false);
 }
 
 BuildOutcome run_build(const Project& project, const BuildPlan& plan, int repeat) {
@@ -128,40 +122,22 @@ std::vector<SuiteTest> suite_tests(const Project& project, const std::string& su
 }  // namespace
 
 int test_command(const Project& project, int repeat) {
-    const std::vector<std::pair<std::string, std::string>> sanitizer_env{
-        {"ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1"},
-        {"UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1"},
-    };
-    // The sanitized builds compile at -O1 with line tables only (-g1): half the compile time
-    // of debugoptimized's -O2 -g (one chapter test file under ASan: 30 s against 57), and
-    // their reports still name file and line.
-    const std::vector<std::string> sanitized{"-Doptimization=1", "-Ddebug=false", "-Dcpp_args=-g1",
-                                             "-Db_lundef=false"};
-    auto with = [&sanitized](std::string sanitizer) {
-        std::vector<std::string> options = sanitized;
-        options.push_back("-Db_sanitize=" + std::move(sanitizer));
-        return options;
-    };
     const BuildPlan plain{"build", "debugoptimized", {"--buildtype=debugoptimized"}, {}, "", {}, 1,
                           false};
-    const BuildPlan asan{"build-asan",
-                         "AddressSanitizer and UndefinedBehaviorSanitizer",
-                         with("address,undefined"),
-                         sanitizer_env,
+    const SanitizedBuild& address = sanitized_build(Sanitizer::address);
+    const SanitizedBuild& thread = sanitized_build(Sanitizer::thread);
+    const BuildPlan asan{address.dir,
+                         address.label,
+                         address.options,
+                         address.env,
                          "",
                          // A starter's test is expected to fail, so a sanitizer's report could
                          // not change its verdict: building the starters again is time lost.
                          {"starters"},
                          3,
                          true};
-    const BuildPlan tsan{"build-tsan",
-                         "ThreadSanitizer",
-                         with("thread"),
-                         {{"TSAN_OPTIONS", "halt_on_error=1"}},
-                         "threads",
-                         {},
-                         3,
-                         true};
+    const BuildPlan tsan{thread.dir, thread.label, thread.options, thread.env, "threads", {},
+                         3,          true};
 
     std::vector<BuildOutcome> outcomes;
     outcomes.push_back(run_build(project, plain, repeat));
