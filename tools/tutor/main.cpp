@@ -115,9 +115,15 @@ int run(int argc, char** argv) {
     std::optional<std::string> watch_exercise;
     auto* watch = app.add_subcommand(
         "watch",
-        "Check the current exercise again every time a file under exercises/ is saved (q quits)");
+        "Check the current exercise again on every save under exercises/ (n next, h hint, q quit)");
     watch->add_option("exercise", watch_exercise,
                       "NN-EE to start with (default: the next unfinished one)");
+    watch->footer(
+        "Keys: n the next unfinished exercise (a pass does not move on by itself), h its next\n"
+        "hint, l every exercise and what is done, c check now, e open its files in $VISUAL or\n"
+        "$EDITOR, q quit.\n"
+        "Saves are seen through inotify; where it cannot watch, or with TUTOR_WATCH_POLL=1, by\n"
+        "comparing file sizes and modification times every second (docs/exercises.md).");
 
     std::optional<std::string> hint_exercise;
     bool hint_all = false;

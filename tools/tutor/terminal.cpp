@@ -23,16 +23,23 @@ const Style& Style::for_stdout() {
 }
 
 RawInput::RawInput() {
-    if (!is_terminal(STDIN_FILENO) || ::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+    active_ = is_terminal(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &saved_) == 0;
+    resume();
+}
+
+RawInput::~RawInput() { suspend(); }
+
+void RawInput::suspend() {
+    if (active_) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+}
+
+void RawInput::resume() {
+    if (!active_) return;
     termios raw = saved_;
     raw.c_lflag &= static_cast<tcflag_t>(~(ICANON | ECHO));
     raw.c_cc[VMIN] = 1;
     raw.c_cc[VTIME] = 0;
-    active_ = ::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
-}
-
-RawInput::~RawInput() {
-    if (active_) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &raw);
 }
 
 }  // namespace tutor

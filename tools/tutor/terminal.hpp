@@ -19,7 +19,8 @@ struct Style {
 };
 
 /// While alive, stdin (a terminal) delivers each key at once and does not echo it; Ctrl-C
-/// still raises SIGINT. The previous settings come back when it is destroyed.
+/// still raises SIGINT. The previous settings come back when it is destroyed. Does nothing
+/// when stdin is not a terminal.
 class RawInput {
 public:
     RawInput();
@@ -27,9 +28,16 @@ public:
     RawInput(const RawInput&) = delete;
     RawInput& operator=(const RawInput&) = delete;
 
+    /// Puts the previous settings back for a while, for a program that reads the terminal
+    /// line by line or sets it up itself (an editor).
+    void suspend();
+    /// Keys one at a time again: after suspend(), or after a stop and `fg` (SIGCONT), when the
+    /// shell has put its own settings back.
+    void resume();
+
 private:
-    termios saved_{};
-    bool active_ = false;
+    termios saved_{};      // the settings before, put back by suspend() and the destructor
+    bool active_ = false;  // whether stdin is a terminal whose settings were read
 };
 
 }  // namespace tutor
