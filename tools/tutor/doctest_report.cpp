@@ -3,6 +3,7 @@
 
 #include <cctype>
 
+#include "json.hpp"
 #include "source_paths.hpp"
 
 namespace tutor {
@@ -115,6 +116,81 @@ std::vector<std::string> failure_lines(const DoctestReport& report, std::size_t 
         lines.push_back("... (" + std::to_string(left_out) + " more lines)");
     }
     return lines;
+}
+
+std::optional<DoctestReport> read_doctest_results(std::string_view text, std::string_view root) {
+    DoctestReport report;
+    DoctestSection section;  // the current case's, kept if the case fails
+    bool format_known = false;
+    auto number = [](const Json& object, std::string_view key) {
+        const Json* value = object.find(key);
+        return value != nullptr && value->kind == Json::Kind::number
+                   ? static_cast<int>(value->number)
+                   : 0;
+    };
+    auto where = [&root](const Json& object) {
+        const Json* line = object.find("line");
+        const int n = line != nullptr ? static_cast<int>(line->number) : 0;
+        return relative_to_root(object.string_or("file", "?"), root) + ":" + std::to_string(n) +
+               ":";
+    };
+    for (const auto line : split_lines(text)) {
+        Json event;
+        try {
+            event = parse_json(line);
+        } catch (const JsonError&) {
+            continue;  // cut short by a crash
+        }
+        const std::string kind = event.string_or("event", "");
+        if (kind == "case") {
+            if (number(event, "format") != 1) return std::nullopt;
+            format_known = true;
+            section = {};
+            section.test_case = event.string_or("name", "");
+            section.lines = {where(event), "TEST CASE:  " + section.test_case};
+        } else if (kind == "failure") {
+            section.lines.emplace_back();
+            section.lines.push_back(
+                clip_line(where(event) + " " + event.string_or("severity", "ERROR") + ": " +
+                              relative_to_root(event.string_or("expression", ""), root) +
+                              (event.find("threw") != nullptr
+                                   ? " THREW exception: \"" + event.string_or("threw", "") + "\""
+                                   : " is NOT correct!"),
+                          line_width));
+            if (event.find("values") != nullptr)
+                section.lines.push_back(
+                    clip_line("  values: " + event.string_or("values", ""), line_width));
+            if (const Json* logged = event.find("logged"); logged != nullptr) {
+                for (const Json& message : logged->items)
+                    section.lines.push_back(clip_line("  logged: " + message.string, line_width));
+            }
+        } else if (kind == "exception") {
+            section.lines.emplace_back();
+            section.lines.push_back(
+                clip_line(std::string(event.find("crash") != nullptr && event.find("crash")->boolean
+                                          ? "the test case crashed: "
+                                          : "the test case threw an exception: ") +
+                              event.string_or("text", ""),
+                          line_width));
+        } else if (kind == "case_end") {
+            const Json* failed = event.find("failed");
+            if (failed != nullptr && failed->boolean) report.sections.push_back(std::move(section));
+            section = {};
+        } else if (kind == "summary") {
+            report.summary.found = true;
+            report.summary.cases = number(event, "cases");
+            report.summary.cases_failed = number(event, "cases_failed");
+            report.summary.cases_passed = report.summary.cases - report.summary.cases_failed;
+            report.summary.assertions = number(event, "assertions");
+            report.summary.assertions_failed = number(event, "assertions_failed");
+            report.summary.assertions_passed =
+                report.summary.assertions - report.summary.assertions_failed;
+        }
+    }
+    if (!format_known) return std::nullopt;
+    // A case that never ended: the program died inside it, which makes it the one to show.
+    if (!section.test_case.empty()) report.sections.push_back(std::move(section));
+    return report;
 }
 
 }  // namespace tutor

@@ -2,6 +2,7 @@
 // separators; and the few lines worth printing (first cases in full, the others by name).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,8 +32,15 @@ struct DoctestReport {
     std::vector<DoctestSection> sections;
 };
 
-/// Reads `output`, making paths relative to `root`.
+/// Reads `output`, making paths relative to `root`. The fallback of read_doctest_results,
+/// for a program that wrote no results file.
 DoctestReport read_doctest_output(std::string_view output, std::string_view root);
+
+/// Reads the results file that common/testing/doctest_main.cpp writes when TUTOR_RESULTS names
+/// it (one JSON object a line, its format described there), making paths relative to `root`.
+/// Nothing when `text` holds no result of format 1. A line cut short (the program died while
+/// writing it) is ignored; without the closing summary, `summary.found` is false.
+std::optional<DoctestReport> read_doctest_results(std::string_view text, std::string_view root);
 
 /// What to print of `report`: the first `full_cases` sections in full, then one line per
 /// other failing case, at most `max_lines` lines in all (the last saying what was left out).

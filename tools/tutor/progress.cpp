@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "content_hash.hpp"
 #include "terminal.hpp"
@@ -55,10 +56,25 @@ CheckResult Progress::check(const Exercise& ex, Sanitizer sanitizer) {
             result.build.unknown_target ? Outcome::not_in_build : Outcome::does_not_compile;
     } else {
         const auto program = project_.root() / result.build_dir / target;
+        // The results as data (common/testing/doctest_main.cpp); the console output is read
+        // only if the program wrote none (a crash before its first test case).
+        const auto results_dir = project_.state_dir() / "results";
+        const auto results = results_dir / (record_name(ex, sanitizer) + ".jsonl");
+        std::error_code ec;
+        fs::create_directories(results_dir, ec);
+        fs::remove(results, ec);
+        env.emplace_back("TUTOR_RESULTS", results.string());
         result.run =
             run_process({program.string(), "--no-colors=true"},
                         ProcessOptions::captured().in(project_.root()).within(limit).with_env(env));
-        result.report = read_doctest_output(result.run.output, project_.root().string());
+        std::ifstream in(results);
+        const std::string text((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+        if (auto read = read_doctest_results(text, project_.root().string())) {
+            result.report = std::move(*read);
+        } else {
+            result.report = read_doctest_output(result.run.output, project_.root().string());
+        }
         if (result.run.interrupted) {
             result.outcome = Outcome::interrupted;
         } else if (result.run.timed_out) {

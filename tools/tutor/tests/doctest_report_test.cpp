@@ -101,3 +101,78 @@ TEST_SUITE("doctest report") {
         CHECK(lines == expected);
     }
 }
+
+TEST_SUITE("doctest results file") {
+    const std::string failing_case =
+        R"j({"format":1,"event":"case","name":"a pass","file":"../exercises/t.cpp","line":3})j"
+        "\n"
+        R"j({"event":"case_end","name":"a pass","failed":false,"assertions":2,"assertions_failed":0})j"
+        "\n"
+        R"j({"format":1,"event":"case","name":"join","file":"../exercises/t.cpp","line":10})j"
+        "\n"
+        R"j({"event":"failure","case":"join","file":"../exercises/t.cpp","line":12,"severity":"ERROR","expression":"CHECK( a == b )","values":"CHECK( 1 == 2 )","logged":["a is 1"]})j"
+        "\n"
+        R"j({"event":"case_end","name":"join","failed":true,"assertions":1,"assertions_failed":1})j"
+        "\n";
+
+    TEST_CASE("a failing case becomes a section with its failures, paths from the root") {
+        const auto report = tutor::read_doctest_results(
+            failing_case +
+                R"j({"event":"summary","cases":2,"cases_failed":1,"assertions":3,"assertions_failed":1})j"
+                "\n",
+            "/root");
+        REQUIRE(report.has_value());
+        CHECK(report->summary.found);
+        CHECK(report->summary.cases == 2);
+        CHECK(report->summary.cases_passed == 1);
+        CHECK(report->summary.cases_failed == 1);
+        CHECK(report->summary.assertions_failed == 1);
+        REQUIRE(report->sections.size() == 1);
+        CHECK(report->sections[0].test_case == "join");
+        const std::vector<std::string> expected{
+            "exercises/t.cpp:10:",
+            "TEST CASE:  join",
+            "",
+            "exercises/t.cpp:12: ERROR: CHECK( a == b ) is NOT correct!",
+            "  values: CHECK( 1 == 2 )",
+            "  logged: a is 1"};
+        CHECK(report->sections[0].lines == expected);
+    }
+
+    TEST_CASE("a program that died in a case: no summary, the case that never ended shown") {
+        const auto report = tutor::read_doctest_results(
+            failing_case +
+                R"j({"format":1,"event":"case","name":"crashes","file":"../exercises/t.cpp","line":20})j"
+                "\n"
+                R"j({"event":"failure","case":"crashes","file":"../exer)j",  // cut by the crash
+            "");
+        REQUIRE(report.has_value());
+        CHECK_FALSE(report->summary.found);
+        REQUIRE(report->sections.size() == 2);
+        CHECK(report->sections[1].test_case == "crashes");
+    }
+
+    TEST_CASE("an exception or a crash inside a case is reported with its text") {
+        const auto report = tutor::read_doctest_results(
+            R"j({"format":1,"event":"case","name":"throws","file":"t.cpp","line":1})j"
+            "\n"
+            R"j({"event":"exception","case":"throws","text":"bad_alloc","crash":false})j"
+            "\n"
+            R"j({"event":"case_end","name":"throws","failed":true,"assertions":0,"assertions_failed":0})j"
+            "\n",
+            "");
+        REQUIRE(report.has_value());
+        REQUIRE(report->sections.size() == 1);
+        CHECK(report->sections[0].lines.back() == "the test case threw an exception: bad_alloc");
+    }
+
+    TEST_CASE("an empty file, or a format it does not know, gives nothing") {
+        CHECK_FALSE(tutor::read_doctest_results("", "").has_value());
+        CHECK_FALSE(tutor::read_doctest_results("not json\n", "").has_value());
+        CHECK_FALSE(tutor::read_doctest_results(
+                        R"j({"format":2,"event":"case","name":"x","file":"t.cpp","line":1})j"
+                        "\n",
+                        "")
+                        .has_value());
+    }
+}
