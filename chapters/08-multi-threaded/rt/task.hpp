@@ -42,6 +42,7 @@
 
 #include "rt/frame_pool.hpp"
 #include "rt/future.hpp"
+#include "rt/sync/primitives.hpp"
 #include "rt/sync/spin_lock.hpp"
 #include "rt/waker.hpp"
 
@@ -237,12 +238,12 @@ private:
                                                  &drop_waker};
     void adopt(Scheduler* scheduler) noexcept;  // retain the scheduler (scheduler.hpp)
 
-    Scheduler* scheduler_ = nullptr;   // one of its references: outlives the executor while
-                                       // wakers exist. (8 bytes; chapter 6's shared_ptr, 16)
-    std::atomic<std::uint32_t> refs_;  // see the constructor
+    Scheduler* scheduler_ = nullptr;  // one of its references: outlives the executor while
+                                      // wakers exist. (8 bytes; chapter 6's shared_ptr, 16)
+    Atomic<std::uint32_t> refs_;      // see the constructor
     // scheduled | complete | aborted | running: one byte (new in chapter 7), and followed by
     // one-byte fields only, Joinable's, so that they fill the padding after it.
-    std::atomic<std::uint8_t> state_;
+    Atomic<std::uint8_t> state_;
 
 public:
     // One byte that two users take in turn, in room padding would waste (new in chapter 8):
@@ -448,7 +449,7 @@ private:
     SpinLock join_lock_;
     // One of the states above; written under join_lock_, atomic for set_outcome's unlocked
     // read.
-    std::atomic<std::uint8_t> outcome_{running};
+    Atomic<std::uint8_t> outcome_{running};
     /// Room for the value, constructed by set_outcome only; for a task with no value, an empty
     /// class, which takes no bytes at all with [[no_unique_address]].
     union ValueRoom {

@@ -48,6 +48,7 @@
 #include "rt/frame_pool.hpp"
 #include "rt/future.hpp"
 #include "rt/metrics/task_stats.hpp"
+#include "rt/sync/primitives.hpp"
 #include "rt/sync/spin_lock.hpp"
 #include "rt/waker.hpp"
 
@@ -317,10 +318,10 @@ private:
     // "Measured"). Both objects are aligned to 8 bytes, so the low bit is free.
     static constexpr std::uintptr_t has_stats = 1;
     std::uintptr_t scheduler_ = 0;
-    std::atomic<std::uint32_t> refs_;  // see the constructor
+    Atomic<std::uint32_t> refs_;  // see the constructor
     // scheduled | complete | aborted | running: one byte (new in chapter 7), and followed by
     // one-byte fields only, Joinable's, so that they fill the padding after it.
-    std::atomic<std::uint8_t> state_;
+    Atomic<std::uint8_t> state_;
 
 public:
     // One byte that two users take in turn, in room padding would waste (new in chapter 8):
@@ -526,7 +527,7 @@ private:
     SpinLock join_lock_;
     // One of the states above; written under join_lock_, atomic for set_outcome's unlocked
     // read.
-    std::atomic<std::uint8_t> outcome_{running};
+    Atomic<std::uint8_t> outcome_{running};
     /// Room for the value, constructed by set_outcome only; for a task with no value, an empty
     /// class, which takes no bytes at all with [[no_unique_address]].
     union ValueRoom {

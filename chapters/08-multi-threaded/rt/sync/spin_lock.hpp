@@ -19,6 +19,8 @@
 #include <atomic>
 #include <thread>
 
+#include "rt/sync/primitives.hpp"
+
 namespace rt::detail {
 
 class SpinLock {
@@ -38,7 +40,7 @@ public:
     void unlock() noexcept { held_.store(false, std::memory_order_release); }
 
 private:
-    std::atomic<bool> held_{false};
+    Atomic<bool> held_{false};
 };
 
 }  // namespace rt::detail

@@ -44,6 +44,7 @@
 #include <cstdint>
 
 #include "rt/ready_queue.hpp"  // TaskList
+#include "rt/sync/primitives.hpp"
 #include "rt/task.hpp"
 
 namespace rt::detail {
@@ -218,8 +219,8 @@ private:
 
     // The owner writes tail_, and the slots between steal and real are the thieves' to read;
     // the two atomics are on separate cache lines, away from the buffer's first slots.
-    alignas(64) std::atomic<std::uint64_t> head_{0};  // (steal, real)
-    alignas(64) std::atomic<std::uint32_t> tail_{0};
+    alignas(64) Atomic<std::uint64_t> head_{0};  // (steal, real)
+    alignas(64) Atomic<std::uint32_t> tail_{0};
     std::array<Task*, capacity> buffer_{};
 };
 

@@ -35,6 +35,7 @@
 #include <mutex>
 
 #include "rt/multi_thread/driver.hpp"
+#include "rt/sync/primitives.hpp"
 
 namespace rt::detail {
 
@@ -112,9 +113,9 @@ private:
         return Slept::on_driver;
     }
 
-    std::atomic<std::uint8_t> state_{empty};
-    std::mutex mutex_;  // orders the condition variable's wait and notify with the state
-    std::condition_variable condvar_;
+    Atomic<std::uint8_t> state_{empty};
+    Mutex mutex_;  // orders the condition variable's wait and notify with the state
+    CondVar condvar_;
 };
 
 }  // namespace rt::detail
