@@ -357,8 +357,10 @@ def run_row(row, executable, cwd, env):
         out, err = process.communicate(timeout=ROW_DEADLINE_S)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        return "FAIL", "still running after %d s: a hang, or it started for real" % ROW_DEADLINE_S
+        _, err = process.communicate()
+        err = err.decode("utf-8", "replace").strip().splitlines()[:6]
+        return "FAIL", ("still running after %d s: a hang, or it started for real"
+                        % ROW_DEADLINE_S + "\n      stderr: " + ("\n      ".join(err) or "(empty)"))
     out = out.decode("utf-8", "replace")
     err = err.decode("utf-8", "replace")
     first_line = err.strip().splitlines()[0] if err.strip() else ""
@@ -403,6 +405,8 @@ def main():
     env["NO_COLOR"] = "1"
 
     failures = 0
+    rows = []
+    counts = {"ok": 0, "FAIL": 0, "skip": 0}
     with tempfile.TemporaryDirectory(prefix="bad-command-lines-") as scratch:
         ctx = Context(os.path.realpath(options.source_root), scratch)
         try:
@@ -419,7 +423,6 @@ def main():
             def run(row):
                 return run_row(row, given[row.program], scratch, env)
 
-            counts = {"ok": 0, "FAIL": 0, "skip": 0}
             with concurrent.futures.ThreadPoolExecutor(max_workers=options.jobs) as pool:
                 for row, (verdict, detail) in zip(rows, pool.map(run, rows)):
                     counts[verdict] += 1
