@@ -146,7 +146,8 @@ def table(ctx):
     add(common_rows(demo("03-reactor"), "--tasks", ["0", "10001"]))
     add([Row(demo("03-reactor"), ["--min-latency-ms", "20", "--max-latency-ms", "10"], USAGE,
              ("--min-latency-ms",)),
-         Row(demo("03-reactor"), ["--seed", "-"], USAGE, ("--seed",))])
+         Row(demo("03-reactor"), ["--seed", "-"], USAGE, ("--seed",)),
+         Row(demo("03-reactor"), ["--seed", "-1"], USAGE, ("-1",))])
     add(common_rows(demo("04-coroutines"), "--tasks", ["0", "100001"]))
     add(common_rows(demo("05-epoll-reactor"), "--connections", ["0", "10001"]))
     add(common_rows(demo("05-epoll-reactor"), "--port", ["-1", "65536"], positional_ok=False))
@@ -218,10 +219,12 @@ def table(ctx):
     add([Row(solution("03-01"), ["--seed", "-1"], USAGE, ("-1",))])
     add(common_rows(solution("03-02"), "--permits", ["0", "1001"]))
     add([Row(solution("03-02"), ["--min-latency-ms", "20", "--max-latency-ms", "10"], USAGE,
-             ("--min-latency-ms",))])
+             ("--min-latency-ms",)),
+         Row(solution("03-02"), ["--seed", "-1"], USAGE, ("-1",))])
     add(common_rows(solution("04-01"), "--tasks", ["0", "101"]))
     add(common_rows(solution("04-01"), "--fail", ["-2", "100"], positional_ok=False))
     add(common_rows(solution("04-02"), "--timeout-ms", ["0", "5001"]))
+    add([Row(solution("04-02"), ["--seed", "-1"], USAGE, ("-1",))])
     add(common_rows(solution("05-01"), "--clients", ["-1", "401"]))
     add(common_rows(solution("05-01"), "--max-line", ["63", "-1"], positional_ok=False))
     add([
@@ -246,7 +249,8 @@ def table(ctx):
     add(common_rows(solution("07-02"), "--burst", ["0", "1000001"]))
     add(common_rows(solution("08-01"), "--stealers", ["0", "65"]))
     add(common_rows(solution("08-01"), "--tasks", ["0", "-1"], positional_ok=False))
-    add([Row(solution("08-01"), ["--capacity", "7"], USAGE, ("7",))])
+    add([Row(solution("08-01"), ["--capacity", "7"], USAGE, ("7",)),
+         Row(solution("08-01"), ["--seed", "-1"], USAGE, ("-1",))])
     add(common_rows(solution("08-02"), "--workers", ["0", "257"]))
     add(common_rows(solution("08-02"), "--items", ["0", "-1"], positional_ok=False))
     add(common_rows(solution("09-01"), "--threads", ["0", "257"]))
