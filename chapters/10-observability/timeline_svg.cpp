@@ -8,8 +8,11 @@
 //
 // Without --from-us the window starts a little before the first steal, where work stealing is
 // there to see.
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -22,6 +25,18 @@
 #include "support/cli.hpp"
 
 namespace {
+
+/// A number of microseconds that is finite: CLI11's Range lets "nan" through, since no
+/// comparison with NaN is true, and strtod reads "inf" and "nan" as numbers.
+const CLI::Validator finite_number(
+    [](std::string& text) {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0' || !std::isfinite(value))
+            return "not a finite number: " + text;
+        return std::string();
+    },
+    "FINITE");
 
 struct Event {
     std::string phase;  // "X" poll, "i" wake or steal
@@ -77,15 +92,18 @@ int main(int argc, char** argv) {
     app.add_option("svg", svg_path, "the picture to write")->required();
     app.add_option("--from-us", from_us,
                    "where the window starts, in us from the runtime's start (default: a little "
-                   "before the first steal)");
+                   "before the first steal)")
+        ->check(finite_number);
     app.add_option("--window-us", window_us, "how much time the picture shows, in us")
+        ->check(finite_number)
         ->check(CLI::Range(1.0, 1e9))
         ->capture_default_str();
     if (auto exit_code = support::parse_command_line(app, argc, argv)) return *exit_code;
 
     std::ifstream in(trace_path);
     if (!in) {
-        std::fprintf(stderr, "timeline-svg: cannot read %s\n", trace_path.c_str());
+        std::fprintf(stderr, "timeline-svg: cannot read %s: %s\n", trace_path.c_str(),
+                     std::strerror(errno));
         return 1;
     }
     std::ostringstream text;
@@ -153,7 +171,8 @@ int main(int argc, char** argv) {
 
     std::FILE* out = std::fopen(svg_path.c_str(), "w");
     if (out == nullptr) {
-        std::fprintf(stderr, "timeline-svg: cannot write %s\n", svg_path.c_str());
+        std::fprintf(stderr, "timeline-svg: cannot write %s: %s\n", svg_path.c_str(),
+                     std::strerror(errno));
         return 1;
     }
     std::fprintf(out,
@@ -223,7 +242,8 @@ int main(int argc, char** argv) {
     std::fprintf(out, "</svg>\n");
     const bool written = std::fclose(out) == 0;
     if (!written) {
-        std::fprintf(stderr, "timeline-svg: cannot write %s\n", svg_path.c_str());
+        std::fprintf(stderr, "timeline-svg: cannot write %s: %s\n", svg_path.c_str(),
+                     std::strerror(errno));
         return 1;
     }
     std::printf("timeline-svg: %s, %.0f us from %.0f us\n", svg_path.c_str(), window_us, from_us);

@@ -271,6 +271,17 @@ int main(int argc, char** argv) {
         command->add_option("files", only,
                             "only these Markdown files (paths from the root); default: all");
     }
+    // For `snippets chek` CLI11 would only say that a subcommand is required: name the word.
+    if (argc > 1 && argv[1][0] != '-') {
+        const auto commands = app.get_subcommands({});
+        if (std::none_of(commands.begin(), commands.end(),
+                         [&](const CLI::App* command) { return command->get_name() == argv[1]; })) {
+            std::cerr << "snippets: no command '" << argv[1]
+                      << "'; the commands are check, update and outputs\n"
+                         "Run with --help for the options.\n";
+            return support::usage_error;
+        }
+    }
     if (auto exit_code = support::parse_command_line(app, argc, argv)) return *exit_code;
 
     try {

@@ -163,7 +163,12 @@ int main(int argc, char** argv) {
                    "over freed slots at once and overflow often")
         ->check(CLI::IsMember({8, 256}))
         ->capture_default_str();
-    app.add_option("--seed", seed, "seed of the owner's random bursts")->capture_default_str();
+    app.add_option("--seed", seed, "seed of the owner's random bursts")
+        ->check([](const std::string& text) {  // CLI11 reads "-1" into a uint64_t as 2^64 - 1
+            return text.find('-') == std::string::npos ? std::string()
+                                                       : "a seed is not negative: " + text;
+        })
+        ->capture_default_str();
     if (auto exit_code = support::parse_command_line(app, argc, argv)) return *exit_code;
 
     const Outcome outcome =
