@@ -161,9 +161,12 @@ def exchange(socks, payloads, expected_lengths, chunks, case):
     try:
         while left > 0:
             if time.monotonic() > deadline:
-                behind = sum(1 for i in range(len(socks)) if len(received[i]) < expected_lengths[i])
-                raise Failure(f"'{case}': {behind} of {len(socks)} clients not served within "
-                              f"{WAIT:.0f} s")
+                behind = [i for i in range(len(socks)) if len(received[i]) < expected_lengths[i]]
+                i = behind[0]
+                raise Failure(f"'{case}': {len(behind)} of {len(socks)} clients not served "
+                              f"within {WAIT:.0f} s; client {i} sent {sent[i]} of "
+                              f"{len(payloads[i])} bytes and got {len(received[i])} of "
+                              f"{expected_lengths[i]} back")
             for key, events in selector.select(timeout=1.0):
                 i, sock = key.data, key.fileobj
                 if events & selectors.EVENT_WRITE and sent[i] < len(payloads[i]):
