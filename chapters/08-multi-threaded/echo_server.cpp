@@ -4,6 +4,9 @@
 // SIGTERM: the default action ends the process). Guarantees: every byte a client sends comes
 // back to it, in order, whatever other clients do; a client that resets or fails ends its own
 // connection only (the task's exception is its outcome, dropped with its detached handle).
+// Its accept loop is chapter 5's, the simplest: the first accept that fails (out of
+// descriptors) ends it, and the program exits with a message; http/server.hpp's serve shows
+// what a server does instead.
 #include <cstdio>
 #include <exception>
 #include <span>

@@ -35,6 +35,7 @@ import time
 WAIT = 30.0  # seconds: the bound on every wait; a healthy server needs milliseconds
 RSS_MARGIN_KB = 64 * 1024  # growth of the server's peak RSS allowed over one case
 MANY = 2000  # connections opened at once
+SCARCE = 128  # the server's limit on descriptors in the case of running out of them
 HTTP_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 HTTP_RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\n"
                  b"Hello, World!")
@@ -55,10 +56,15 @@ def log(text):
 class Server:
     """A server program, started, its address read from its output, its output kept."""
 
-    def __init__(self, command):
+    def __init__(self, command, descriptors=None):
+        """descriptors: if given, the server's soft and hard limit on open descriptors."""
         self.command = command
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, descriptors))
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL,
+                                         preexec_fn=limit if descriptors else None)
         self.output = {"stdout": b"", "stderr": b""}
         self.lock = threading.Lock()
         self.readers = [threading.Thread(target=self._drain, args=(name, pipe), daemon=True)
@@ -321,6 +327,99 @@ def many_at_once(port, unit, answer_length, case, server):
             sock.close()
 
 
+def beyond_the_limit(port, count, case):
+    """`count` connections at once, each sending one request: each must get its response
+    (served) or be closed with nothing sent (refused), within WAIT. Returns the two counts."""
+    socks = [connect(port, blocking=False) for _ in range(count)]
+    selector = selectors.DefaultSelector()
+    received = [bytearray() for _ in socks]
+    written = [False] * count
+    served = refused = 0
+    try:
+        for i, sock in enumerate(socks):
+            selector.register(sock, selectors.EVENT_WRITE, i)
+        left = count
+        deadline = time.monotonic() + WAIT
+        while left > 0:
+            if time.monotonic() > deadline:
+                raise Failure(f"'{case}': {left} of {count} connections neither served nor "
+                              f"refused within {WAIT:.0f} s")
+            for key, events in selector.select(timeout=1.0):
+                i, sock = key.data, key.fileobj
+                ended = False
+                if events & selectors.EVENT_WRITE and not written[i]:
+                    try:
+                        sock.send(HTTP_REQUEST)  # 35 bytes: a fresh socket takes them whole
+                        written[i] = True
+                        selector.modify(sock, selectors.EVENT_READ, i)
+                    except (BrokenPipeError, ConnectionResetError):
+                        ended = True
+                    except BlockingIOError:
+                        pass
+                if events & selectors.EVENT_READ:
+                    try:
+                        got = sock.recv(4096)
+                        ended = not got
+                        received[i] += got
+                    except ConnectionResetError:
+                        ended = True
+                    except BlockingIOError:
+                        pass
+                if len(received[i]) >= len(HTTP_RESPONSE) or ended:
+                    if bytes(received[i]) == HTTP_RESPONSE:
+                        served += 1
+                    elif ended and not received[i]:
+                        refused += 1
+                    else:
+                        raise Failure(f"'{case}': connection {i} got {bytes(received[i])!r}")
+                    selector.unregister(sock)
+                    left -= 1
+    finally:
+        selector.close()
+        for sock in socks:
+            sock.close()
+    if served == 0:
+        raise Failure(f"'{case}': every one of {count} connections was refused")
+    return served, refused
+
+
+def serves_again(port, case):
+    """A request gets its response within WAIT: tried again while the server refuses, since
+    it may not have seen yet the closes that free its descriptors."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        with connect(port) as sock:
+            try:
+                sock.sendall(HTTP_REQUEST)
+                back, _ = read_to_end_or(sock, len(HTTP_RESPONSE), case)
+            except (BrokenPipeError, ConnectionResetError):
+                back = b""
+        if back == HTTP_RESPONSE:
+            return
+        if back:
+            raise Failure(f"'{case}': got {back!r}")
+        if time.monotonic() > deadline:
+            raise Failure(f"'{case}': still refusing connections {WAIT:.0f} s after they closed")
+        time.sleep(0.05)
+
+
+def read_to_end_or(sock, length, case):
+    """Up to `length` bytes, or fewer if the server closes first; bounded by WAIT a read."""
+    sock.settimeout(WAIT)
+    data = bytearray()
+    while len(data) < length:
+        try:
+            got = sock.recv(length - len(data))
+        except ConnectionResetError:
+            return bytes(data), "reset"
+        except socket.timeout:
+            raise Failure(f"'{case}': the server neither sent nor closed within {WAIT:.0f} s")
+        if not got:
+            return bytes(data), "end"
+        data += got
+    return bytes(data), "complete"
+
+
 def raise_own_descriptor_limit():
     """Soft limit up to the hard one. Returns False if even that is too low for MANY."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -509,6 +608,20 @@ def run_http(command):
             well_behaved_http(port, case)
             log(f"ok: {case}: each sent a request and got its response; then the others served")
         server.alive("the end")
+    finally:
+        server.stop()
+
+    # More connections than the server has descriptors, on an instance whose hard limit is
+    # SCARCE: those it has room for are served, the others refused (closed at once), none left
+    # waiting; once they close, the server serves again.
+    case = f"more connections than the server has descriptors ({SCARCE})"
+    server = Server(command, descriptors=SCARCE)
+    try:
+        served, refused = beyond_the_limit(server.port, 2 * SCARCE, case)
+        server.alive(case)
+        serves_again(server.port, case)
+        log(f"ok: {case}: of {2 * SCARCE} connections at once, {served} served and {refused} "
+            "refused, none left waiting; once they closed, the server served again")
     finally:
         server.stop()
 
