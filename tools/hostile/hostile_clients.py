@@ -8,7 +8,11 @@ kept serving the well-behaved clients through every case, the echo server lost n
 must close, its memory stayed bounded, and it ended by the signal the test sent with nothing
 on stderr from a sanitizer. docs/reliability.md describes each case.
 
-Usage: hostile_clients.py echo|http COMMAND [ARG...]
+Usage: hostile_clients.py echo COMMAND [ARG...]
+       hostile_clients.py http [--ctrl-c] COMMAND [ARG...]
+--ctrl-c: the server stops gracefully on SIGINT (chapter 9's http-server); the test then also
+holds connections open through the Ctrl-C, and the server must exit with 0. Without it, the
+server is stopped by SIGTERM.
 The command must print "listening on 127.0.0.1:PORT" (stdout) or "serving HTTP/1.1 on
 127.0.0.1:PORT" (stderr) once it listens, with --port 0 already among its arguments. For http,
 the test appends --header-timeout-ms and --idle-timeout-ms to a second instance of the server,
@@ -56,9 +60,12 @@ def log(text):
 class Server:
     """A server program, started, its address read from its output, its output kept."""
 
-    def __init__(self, command, descriptors=None):
-        """descriptors: if given, the server's soft and hard limit on open descriptors."""
+    def __init__(self, command, ctrl_c=False, descriptors=None):
+        """ctrl_c: the server stops gracefully on SIGINT, and must then exit with 0 (chapter 9's
+        http-server); otherwise it is stopped by SIGTERM. descriptors: if given, the server's
+        soft and hard limit on open descriptors."""
         self.command = command
+        self.ctrl_c = ctrl_c
 
         def limit():
             resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, descriptors))
@@ -114,22 +121,24 @@ class Server:
 
     def stop(self):
         """SIGTERM, then the verdict on how it ended: by that signal (its default action; the
-        servers have no handler for it) or with 0, and no sanitizer report."""
+        servers have no handler for it) or with 0; or, for a server that stops on Ctrl-C,
+        SIGINT and then 0. And no sanitizer report."""
+        stop = signal.SIGINT if self.ctrl_c else signal.SIGTERM
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(stop)
         try:
             code = self.process.wait(WAIT)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(WAIT)
-            raise Failure(f"the server did not end within {WAIT:.0f} s of SIGTERM")
+            raise Failure(f"the server did not end within {WAIT:.0f} s of {stop.name}")
         for reader in self.readers:
             reader.join(WAIT)
         errors = self.text("stderr")
         if any(mark in errors for mark in SANITIZER_MARKS):
             raise Failure("a sanitizer reported, on the server's stderr:\n" + errors)
-        if code not in (0, -signal.SIGTERM):
-            raise Failure(f"the server ended with {code}, not by SIGTERM; stderr:\n" + errors)
+        if code not in ((0,) if self.ctrl_c else (0, -signal.SIGTERM)):
+            raise Failure(f"the server ended with {code} after {stop.name}; stderr:\n" + errors)
 
 
 # --- Clients ------------------------------------------------------------------------------
@@ -511,8 +520,35 @@ def run_echo(command):
         log("the server's stderr:\n" + errors)
 
 
-def run_http(command):
-    server = Server(command)
+def ctrl_c_with_connections_held(server, case):
+    """Ctrl-C while a client is silent, one has sent half a head, and one has stopped reading
+    its responses: the server must exit with 0 (Server.stop), having abandoned at least the
+    last one, which cannot finish, and closed them all."""
+    port = server.port
+    idle = connect(port)
+    half = connect(port)
+    half.sendall(HTTP_REQUEST[:20])
+    stalled = connect(port)
+    sent = send_until_full(stalled, HTTP_REQUEST, 64 << 20)
+    well_behaved_http(port, case)  # accepted after the three: they are accepted too
+    server.stop()
+    complete = len(sent) // len(HTTP_REQUEST)
+    for sock, limit in ((idle, 0), (half, 0), (stalled, (complete + 1) * len(HTTP_RESPONSE))):
+        read_to_end(sock, case, limit=limit + 1)
+        sock.close()
+    report = re.search(r"connections open at Ctrl-C: (\d+), finished: (\d+), abandoned at the "
+                       r"\d+ ms deadline: (\d+)", server.text("stderr"))
+    if not report:
+        raise Failure(f"'{case}': no shutdown report on stderr:\n" + server.text("stderr"))
+    opened, finished, abandoned = (int(n) for n in report.groups())
+    if abandoned < 1:
+        raise Failure(f"'{case}': the client that stopped reading was not abandoned: "
+                      + report.group(0))
+    return report.group(0)
+
+
+def run_http(command, ctrl_c=False):
+    server = Server(command, ctrl_c)
     port = server.port
     try:
         case = "warm-up"
@@ -608,6 +644,11 @@ def run_http(command):
             well_behaved_http(port, case)
             log(f"ok: {case}: each sent a request and got its response; then the others served")
         server.alive("the end")
+        if ctrl_c:
+            case = "Ctrl-C with connections held"
+            report = ctrl_c_with_connections_held(server, case)
+            log(f"ok: {case}: a silent client, half a head and a client that stopped reading; the "
+                f"server exited with 0 and closed them all ({report})")
     finally:
         server.stop()
 
@@ -615,7 +656,7 @@ def run_http(command):
     # SCARCE: those it has room for are served, the others refused (closed at once), none left
     # waiting; once they close, the server serves again.
     case = f"more connections than the server has descriptors ({SCARCE})"
-    server = Server(command, descriptors=SCARCE)
+    server = Server(command, ctrl_c, descriptors=SCARCE)
     try:
         served, refused = beyond_the_limit(server.port, 2 * SCARCE, case)
         server.alive(case)
@@ -630,7 +671,7 @@ def run_http(command):
     # (the server's deadline starts at its accept, after our connect began), and within WAIT.
     timeout_ms = 500
     server = Server(command + ["--header-timeout-ms", str(timeout_ms),
-                               "--idle-timeout-ms", str(timeout_ms)])
+                               "--idle-timeout-ms", str(timeout_ms)], ctrl_c)
     try:
         for case, prefix in (("never finishes a request (timed out)", HTTP_REQUEST[:20]),
                              ("sends nothing (timed out)", b"")):
@@ -653,13 +694,18 @@ def run_http(command):
 
 
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("echo", "http"):
+    ctrl_c = len(sys.argv) > 2 and sys.argv[2] == "--ctrl-c"
+    command = sys.argv[3:] if ctrl_c else sys.argv[2:]
+    if not command or sys.argv[1] not in ("echo", "http") or (ctrl_c and sys.argv[1] != "http"):
         print(__doc__, file=sys.stderr)
         return 2
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     started = time.monotonic()
     try:
-        (run_echo if sys.argv[1] == "echo" else run_http)(sys.argv[2:])
+        if sys.argv[1] == "echo":
+            run_echo(command)
+        else:
+            run_http(command, ctrl_c)
     except Failure as failure:
         print(f"FAILED: {failure}", file=sys.stderr, flush=True)
         return 1
