@@ -9,10 +9,11 @@ must close, its memory stayed bounded, and it ended by the signal the test sent 
 on stderr from a sanitizer. docs/reliability.md describes each case.
 
 Usage: hostile_clients.py echo COMMAND [ARG...]
-       hostile_clients.py http [--ctrl-c] COMMAND [ARG...]
+       hostile_clients.py http [--ctrl-c] [--ubsan] COMMAND [ARG...]
 --ctrl-c: the server stops gracefully on SIGINT (chapter 9's http-server); the test then also
 holds connections open through the Ctrl-C, and the server must exit with 0. Without it, the
 server is stopped by SIGTERM.
+--ubsan: the server is built with UBSan; the case that runs it out of descriptors is skipped.
 The command must print "listening on 127.0.0.1:PORT" (stdout) or "serving HTTP/1.1 on
 127.0.0.1:PORT" (stderr) once it listens, with --port 0 already among its arguments. For http,
 the test appends --header-timeout-ms and --idle-timeout-ms to a second instance of the server,
@@ -547,7 +548,7 @@ def ctrl_c_with_connections_held(server, case):
     return report.group(0)
 
 
-def run_http(command, ctrl_c=False):
+def run_http(command, ctrl_c=False, ubsan=False):
     server = Server(command, ctrl_c)
     port = server.port
     try:
@@ -656,15 +657,22 @@ def run_http(command, ctrl_c=False):
     # SCARCE: those it has room for are served, the others refused (closed at once), none left
     # waiting; once they close, the server serves again.
     case = f"more connections than the server has descriptors ({SCARCE})"
-    server = Server(command, ctrl_c, descriptors=SCARCE)
-    try:
-        served, refused = beyond_the_limit(server.port, 2 * SCARCE, case)
-        server.alive(case)
-        serves_again(server.port, case)
-        log(f"ok: {case}: of {2 * SCARCE} connections at once, {served} served and {refused} "
-            "refused, none left waiting; once they closed, the server served again")
-    finally:
-        server.stop()
+    if ubsan:
+        # UBSan's vptr check asks whether memory is readable by writing it into a pipe it
+        # opens (sanitizer_common's IsAccessibleMemoryRange): in a process out of descriptors
+        # the pipe fails, and every virtual call is reported as one on an invalid object.
+        log(f"skipped: {case}: the server is built with UBSan, whose vptr check needs a free "
+            "descriptor")
+    else:
+        server = Server(command, ctrl_c, descriptors=SCARCE)
+        try:
+            served, refused = beyond_the_limit(server.port, 2 * SCARCE, case)
+            server.alive(case)
+            serves_again(server.port, case)
+            log(f"ok: {case}: of {2 * SCARCE} connections at once, {served} served and {refused} "
+                "refused, none left waiting; once they closed, the server served again")
+        finally:
+            server.stop()
 
     # The timeouts, on a second instance with short ones: a client that never finishes its
     # head, and one that sends nothing, are closed once the timeout has passed; not before
@@ -694,8 +702,11 @@ def run_http(command, ctrl_c=False):
 
 
 def main():
-    ctrl_c = len(sys.argv) > 2 and sys.argv[2] == "--ctrl-c"
-    command = sys.argv[3:] if ctrl_c else sys.argv[2:]
+    flags = set()
+    command = sys.argv[2:]
+    while command and command[0] in ("--ctrl-c", "--ubsan"):
+        flags.add(command.pop(0))
+    ctrl_c = "--ctrl-c" in flags
     if not command or sys.argv[1] not in ("echo", "http") or (ctrl_c and sys.argv[1] != "http"):
         print(__doc__, file=sys.stderr)
         return 2
@@ -705,7 +716,7 @@ def main():
         if sys.argv[1] == "echo":
             run_echo(command)
         else:
-            run_http(command, ctrl_c)
+            run_http(command, ctrl_c, ubsan="--ubsan" in flags)
     except Failure as failure:
         print(f"FAILED: {failure}", file=sys.stderr, flush=True)
         return 1
