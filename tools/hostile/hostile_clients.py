@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Servers under hostile clients: one server program, started on 127.0.0.1, against clients
 that reset mid-request, send one byte at a time, never finish a request, send a head larger
-than the limit, open 2,000 connections at once, or stop reading while the server writes; with
-well-behaved clients served alongside each of them. Guarantees of a passing run: the server
-kept serving the well-behaved clients through every case, the echo server lost no byte
-(SHA-256 of what each client sent against what came back), the HTTP server closed what it
-must close, its memory stayed bounded, and it ended by the signal the test sent with nothing
-on stderr from a sanitizer. docs/reliability.md describes each case.
+than the limit, open 2,000 connections at once, or stop reading while the server writes (and,
+for the HTTP server, open more connections than it has descriptors, or hold theirs through a
+Ctrl-C); with well-behaved clients served alongside each of them. Guarantees of a passing
+run: the server kept serving the well-behaved clients through every case, the echo server
+lost no byte (SHA-256 of what each client sent against what came back), the HTTP server
+closed what it must close, its memory stayed bounded, and it ended by the signal the test
+sent with nothing on stderr from a sanitizer. docs/reliability.md describes each case.
 
 Usage: hostile_clients.py echo COMMAND [ARG...]
        hostile_clients.py http [--ctrl-c] [--ubsan] COMMAND [ARG...]
@@ -240,7 +241,8 @@ def send_until_full(sock, unit, limit):
     sent = bytearray()
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_WRITE)
-    while len(sent) < limit:
+    deadline = time.monotonic() + WAIT
+    while len(sent) < limit and time.monotonic() < deadline:
         try:
             sent += block[:sock.send(block)]
         except BlockingIOError:
