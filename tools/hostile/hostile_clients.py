@@ -68,6 +68,7 @@ class Server:
         soft and hard limit on open descriptors."""
         self.command = command
         self.ctrl_c = ctrl_c
+        self.stopped = False  # stop() was called
 
         def limit():
             resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, descriptors))
@@ -124,7 +125,10 @@ class Server:
     def stop(self):
         """SIGTERM, then the verdict on how it ended: by that signal (its default action; the
         servers have no handler for it) or with 0; or, for a server that stops on Ctrl-C,
-        SIGINT and then 0. And no sanitizer report."""
+        SIGINT and then 0. And no sanitizer report. Only the first call stops and judges."""
+        if self.stopped:
+            return
+        self.stopped = True
         stop = signal.SIGINT if self.ctrl_c else signal.SIGTERM
         if self.process.poll() is None:
             self.process.send_signal(stop)
