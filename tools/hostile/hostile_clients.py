@@ -235,9 +235,9 @@ def read_to_end(sock, case, limit=1 << 30):
 
 
 def send_until_full(sock, unit, limit):
-    """Send copies of `unit` on a non-blocking socket until the kernel takes no more (the
-    server has stopped reading, and every buffer on the way is full) or `limit` bytes. Returns
-    the bytes sent. "No more" is the send failing with EAGAIN, and no room made within
+    """Send copies of `unit`, back to back, on a non-blocking socket until the kernel takes no
+    more (the server has stopped reading, and every buffer on the way is full) or `limit`
+    bytes. Returns the bytes sent. "No more" is the send failing with EAGAIN, and no room made within
     WAIT/30 s. A server that is merely slow makes this stop early, which changes no verdict:
     whatever was sent must come back."""
     sock.setblocking(False)
@@ -247,8 +247,11 @@ def send_until_full(sock, unit, limit):
     selector.register(sock, selectors.EVENT_WRITE)
     deadline = time.monotonic() + WAIT
     while len(sent) < limit and time.monotonic() < deadline:
+        # The stream goes on where the last send stopped, which may be inside a copy of
+        # `unit`: starting the next send at the block's start would splice two copies.
+        rest = block[len(sent) % len(unit):]
         try:
-            sent += block[:sock.send(block)]
+            sent += rest[:sock.send(rest)]
         except BlockingIOError:
             if not selector.select(timeout=WAIT / 30):
                 break
