@@ -237,9 +237,9 @@ def read_to_end(sock, case, limit=1 << 30):
 def send_until_full(sock, unit, limit):
     """Send copies of `unit`, back to back, on a non-blocking socket until the kernel takes no
     more (the server has stopped reading, and every buffer on the way is full) or `limit`
-    bytes. Returns the bytes sent. "No more" is the send failing with EAGAIN, and no room made within
-    WAIT/30 s. A server that is merely slow makes this stop early, which changes no verdict:
-    whatever was sent must come back."""
+    bytes. Returns the bytes sent. "No more" is the send failing with EAGAIN, and no room made
+    within WAIT/30 s. A server that is merely slow makes this stop early, which changes no
+    verdict: whatever was sent must come back."""
     sock.setblocking(False)
     block = unit * max(1, 65536 // len(unit))
     sent = bytearray()
