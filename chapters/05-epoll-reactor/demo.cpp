@@ -1,7 +1,9 @@
 // Chapter 5's demo: an echo server and its own load generator in one process, on one thread.
 // CONNECTIONS clients each send MESSAGES messages of SIZE bytes, one at a time, and check that
 // every byte comes back; the program prints the throughput and whether everything came back
-// intact.
+// intact. With --serve it runs the echo server alone, for clients of its own (the hostile
+// clients of tools/hostile/ among them): it prints "listening on 127.0.0.1:PORT" on stdout
+// and serves until it is killed (SIGINT, SIGTERM: the default action ends the process).
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -96,6 +98,14 @@ rt::Task<Totals> run(std::string address, int connections, int messages, std::si
     co_return totals;  // the server's tasks are cancelled when block_on returns
 }
 
+/// --serve: bind, say where on stdout (a test reads the port there), and serve for ever.
+rt::Task<void> serve_only(std::string address) {
+    TcpListener listener = TcpListener::bind(address);
+    std::printf("listening on %s\n", listener.local_address().to_string().c_str());
+    std::fflush(stdout);
+    co_await serve(std::move(listener));  // returns only by throwing, if an accept fails
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,6 +113,7 @@ int main(int argc, char** argv) {
     int messages = 1000;
     int size = 1024;
     int port = 0;
+    bool serve_alone = false;
 
     CLI::App app{
         "Chapter 5: the epoll I/O driver. Runs an echo server and CONNECTIONS clients in one "
@@ -122,7 +133,28 @@ int main(int argc, char** argv) {
     app.add_option("-p,--port", port, "port on 127.0.0.1 to listen on; 0 picks a free one")
         ->check(CLI::Range(0, 65535))
         ->capture_default_str();
+    app.add_flag("--serve", serve_alone,
+                 "run only the echo server: print \"listening on 127.0.0.1:PORT\" and serve "
+                 "until killed");
     if (auto exit_code = support::parse_command_line(app, argc, argv)) return *exit_code;
+
+    if (serve_alone) {
+        // Each client is a descriptor: ask for plenty, as servers do at start-up. This accept
+        // loop ends at the first failure, out of descriptors included: say how many there are.
+        const rlim_t limit = support::raise_descriptor_limit(1 << 20);
+        if (limit < 4096) {
+            std::fprintf(stderr,
+                         "demo: at most %llu descriptors (the hard limit); raise it with "
+                         "`ulimit -Hn` to serve more clients\n",
+                         static_cast<unsigned long long>(limit));
+        }
+        try {
+            rt::block_on(serve_only("127.0.0.1:" + std::to_string(port)));
+        } catch (const std::exception& error) {  // EADDRINUSE, or an accept that failed
+            std::fprintf(stderr, "demo: the echo server stopped: %s\n", error.what());
+        }
+        return 1;  // serve returns only by throwing
+    }
 
     const std::uint64_t expected =
         static_cast<std::uint64_t>(connections) * static_cast<std::uint64_t>(messages);
