@@ -157,6 +157,15 @@ def table(ctx):
     add(common_rows(demo("06-timers"), "--timers", ["1"], positional_ok=False))
     add(common_rows(demo("07-as-fast-as-tokio"), "--tasks", ["0", "2000001"]))
     add(common_rows(demo("08-multi-threaded"), "--workers", ["0", "-1", "65"]))
+    echo = "chapters/08-multi-threaded/echo-server"
+    add(common_rows(echo, "--workers", ["-1", "65"]))
+    add(common_rows(echo, "--port", ["-1", "65536"], positional_ok=False))
+    add([Row(echo, ["--port", str(ctx.busy_port)], RUNTIME, ("address already in use",))])
+    check = "chapters/08-multi-threaded/model-check"
+    add(common_rows(check, "--seeds", ["0", "-1", "100000001"]))
+    add(common_rows(check, "--seed", ["-1"], positional_ok=False))
+    add([Row(check, ["--protocol", "no-such-protocol"], USAGE, ("no-such-protocol",)),
+         Row(check, ["--trace"], USAGE, ("--seed",))])
     add(common_rows(demo("09-blocking-and-files"), "--workers", ["0", "65"]))
     add([
         Row(demo("09-blocking-and-files"), ["--file", ctx.missing], RUNTIME, ("no-such-file",)),
