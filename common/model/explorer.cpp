@@ -137,7 +137,7 @@ public:
         }
         const std::uint32_t me = current_thread;
         const bool stay = runnable(me) && generator_.below(switch_one_in_) != 0;
-        if (!stay) switch_to(pick(me));
+        if (!stay) switch_to(pick());
         record(what, &where);
     }
 
@@ -149,7 +149,7 @@ public:
         state.waits_where = where;
         state.ready = &ready;
         if (!ready()) record(what, &where);
-        while (!ready()) switch_to(pick(me));
+        while (!ready()) switch_to(pick());
         state.ready = nullptr;
     }
 
@@ -194,27 +194,33 @@ private:
         }
     }
 
-    /// The next thread to run: one drawn from those that can. None can, and some have not
-    /// finished: they all wait for each other, a deadlock or a lost wakeup.
-    std::uint32_t pick(std::uint32_t me) noexcept {
+    /// The threads that can run now.
+    std::vector<std::uint32_t> runnable_threads() const {
         std::vector<std::uint32_t> candidates;
         for (std::uint32_t id = 0; id < threads_.size(); ++id) {
             if (runnable(id)) candidates.push_back(id);
         }
-        if (candidates.empty()) {
-            std::string message =
-                "every thread waits, and none can wake another (a deadlock, or "
-                "a lost wakeup):";
-            for (std::uint32_t id = 0; id < threads_.size(); ++id) {
-                const ThreadState& state = *threads_[id];
-                if (state.finished) continue;
-                message += "\n  thread " + std::to_string(id) + " " + state.waits_for + " at " +
-                           base_name(state.waits_where.file_name()) + ":" +
-                           std::to_string(state.waits_where.line());
-            }
-            fail(std::move(message));
+        return candidates;
+    }
+
+    /// None can run, and some have not finished: they all wait for each other.
+    std::string deadlock() const {
+        std::string message =
+            "every thread waits, and none can wake another (a deadlock, or a lost wakeup):";
+        for (std::uint32_t id = 0; id < threads_.size(); ++id) {
+            const ThreadState& state = *threads_[id];
+            if (state.finished) continue;
+            message += "\n  thread " + std::to_string(id) + " " + state.waits_for + " at " +
+                       base_name(state.waits_where.file_name()) + ":" +
+                       std::to_string(state.waits_where.line());
         }
-        (void)me;
+        return message;
+    }
+
+    /// The next thread to run: one drawn from those that can.
+    std::uint32_t pick() noexcept {
+        const std::vector<std::uint32_t> candidates = runnable_threads();
+        if (candidates.empty()) fail(deadlock());
         return candidates[generator_.below(static_cast<std::uint32_t>(candidates.size()))];
     }
 
@@ -230,8 +236,7 @@ private:
 
     /// The thread's body returned: hand the baton on, or end the execution.
     void finish() noexcept {
-        const std::uint32_t me = current_thread;
-        threads_[me]->finished = true;
+        threads_[current_thread]->finished = true;
         record("returns", nullptr);
         bool all_finished = true;
         for (const auto& thread : threads_) all_finished = all_finished && thread->finished;
@@ -239,24 +244,11 @@ private:
             ended_.release();
             return;
         }
-        std::vector<std::uint32_t> candidates;
-        for (std::uint32_t id = 0; id < threads_.size(); ++id) {
-            if (runnable(id)) candidates.push_back(id);
-        }
+        const std::vector<std::uint32_t> candidates = runnable_threads();
         if (candidates.empty()) {
-            // Only this thread could have woken the others, and it is gone. Recorded here;
-            // this thread ends (its os thread returns), the others sleep for good.
-            std::string message =
-                "every thread waits, and none can wake another (a deadlock, "
-                "or a lost wakeup):";
-            for (std::uint32_t id = 0; id < threads_.size(); ++id) {
-                const ThreadState& state = *threads_[id];
-                if (state.finished) continue;
-                message += "\n  thread " + std::to_string(id) + " " + state.waits_for + " at " +
-                           base_name(state.waits_where.file_name()) + ":" +
-                           std::to_string(state.waits_where.line());
-            }
-            failure_ = std::move(message);
+            // Only this thread could have woken the others, and it is gone. This thread ends
+            // (its os thread returns); the others sleep for good.
+            failure_ = deadlock();
             ended_.release();
             return;
         }
