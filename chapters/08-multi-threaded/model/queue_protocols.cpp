@@ -1,6 +1,7 @@
 // The local run queue's steal-half protocol (rt/multi_thread/local_queue.hpp) under the
 // explorer: while the owner pushes and pops, one or two thieves steal; every task pushed is
-// taken exactly once, by the owner or by a thief, and none is lost.
+// taken exactly once, by the owner or by a thief, and none is lost. And a claim made with a
+// load and a store instead of a compare-and-swap, which takes a task twice.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -77,6 +78,23 @@ void steal_while_owner_pops(int thieves) {
 }
 // snippet-end: steal-while-owner-pops
 
+/// Why a thief claims with a compare-and-swap (steal_into's step 3): two thieves that read
+/// `real` and then store `real + 1` may both take the task at `real`, and leave one behind.
+void claim_without_compare_and_swap() {
+    Tasks tasks;
+    rt::detail::Atomic<std::uint32_t> real{0};
+    const auto claim = [&] {
+        const std::uint32_t first = real.load();
+        real.store(first + 1);
+        tasks.take(tasks.get(first));
+    };
+    {
+        model::Thread thief(claim);
+        claim();
+    }
+    model::check(tasks.taken[0] == 1 && tasks.taken[1] == 1, "a task was taken twice");
+}
+
 }  // namespace
 
 std::vector<Protocol> queue_protocols() {
@@ -85,6 +103,8 @@ std::vector<Protocol> queue_protocols() {
          [] { steal_while_owner_pops(1); }},
         {"steal-two-thieves", "with two thieves, every task is taken once", false,
          [] { steal_while_owner_pops(2); }},
+        {"claim-without-cas", "two thieves that claim with a load and a store take one task twice",
+         true, claim_without_compare_and_swap},
     };
 }
 
