@@ -34,23 +34,23 @@ std::vector<Protocol> all_protocols() {
 bool explore(const Protocol& protocol, const model::Options& options) {
     const std::optional<model::Failure> failure = model::explore(options, protocol.body);
     if (!failure && !protocol.broken) {
-        std::printf("%-22s ok: %llu seeds, no failure (%s)\n", protocol.name,
+        std::printf("%-26s ok: %llu seeds, no failure (%s)\n", protocol.name,
                     static_cast<unsigned long long>(options.seeds), protocol.promise);
         return true;
     }
     if (!failure) {
-        std::printf("%-22s NOT CAUGHT: %llu seeds and no failure, but the protocol is broken\n",
+        std::printf("%-26s NOT CAUGHT: %llu seeds and no failure, but the protocol is broken\n",
                     protocol.name, static_cast<unsigned long long>(options.seeds));
         return false;
     }
     if (protocol.broken) {
-        std::printf("%-22s caught at seed %llu, after %llu executions: %s\n", protocol.name,
+        std::printf("%-26s caught at seed %llu, after %llu executions: %s\n", protocol.name,
                     static_cast<unsigned long long>(failure->seed),
                     static_cast<unsigned long long>(failure->executions), failure->message.c_str());
         return true;
     }
     std::printf(
-        "%-22s FAILED at seed %llu, after %llu executions: %s\n%s"
+        "%-26s FAILED at seed %llu, after %llu executions: %s\n%s"
         "Replay it: model-check --protocol %s --seed %llu --trace\n",
         protocol.name, static_cast<unsigned long long>(failure->seed),
         static_cast<unsigned long long>(failure->executions), failure->message.c_str(),
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
     std::vector<Protocol> protocols = all_protocols();
     if (list) {
         for (const Protocol& protocol : protocols) {
-            std::printf("%-22s %s%s\n", protocol.name, protocol.promise,
+            std::printf("%-26s %s%s\n", protocol.name, protocol.promise,
                         protocol.broken ? " (broken on purpose)" : "");
         }
         return 0;

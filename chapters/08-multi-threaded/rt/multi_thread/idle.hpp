@@ -42,6 +42,8 @@
 #include <optional>
 #include <vector>
 
+#include "rt/sync/primitives.hpp"
+
 namespace rt::detail {
 
 class Idle {
@@ -121,9 +123,9 @@ private:
         return searching(state) == 0 && unparked(state) < workers_;
     }
 
-    std::atomic<std::uint32_t> state_;  // unparked << 16 | searching
+    Atomic<std::uint32_t> state_;  // unparked << 16 | searching
     const std::uint32_t workers_;
-    std::mutex mutex_;                     // guards sleepers_, and orders the list with state_
+    Mutex mutex_;                          // guards sleepers_, and orders the list with state_
     std::vector<std::uint32_t> sleepers_;  // parked workers, by index
 };
 
