@@ -38,6 +38,14 @@ TARGETS = {
         "runs": 4000,
         "max_len": 9000,
     },
+    "json_reader": {
+        "source": "tools/fuzz/json_reader.cpp",
+        "sources": ["tools/tutor/json.cpp"],
+        "includes": ["tools/tutor"],
+        "corpus": "json_reader",
+        "runs": 20000,
+        "max_len": 4096,
+    },
 }
 
 FLAGS = ["-std=c++20", "-O1", "-g", "-fsanitize=fuzzer,address,undefined",
