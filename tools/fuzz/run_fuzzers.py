@@ -11,8 +11,15 @@ with 77, which meson reports as SKIP. A target is compiled again only when its s
 it includes changed (clang's -MD depfile lists them).
 
     run_fuzzers.py --source-root . --build-root build [--runs-scale 1] [--only TARGET]
+    run_fuzzers.py --source-root . --build-root build --seconds 600 [--jobs 2]   # a long run
+
+A long run (--seconds) fuzzes each target for that long instead of a number of runs, with a
+seed of libFuzzer's choosing and --jobs processes; what it finds is saved and printed the same
+way, and the inputs it adds stay in BUILD/fuzz/TARGET.corpus/ (start from there again with
+--keep-corpus).
 """
 import argparse
+import fcntl
 import os
 import shutil
 import subprocess
@@ -128,6 +135,9 @@ def build(clang, root, out_dir, name, target):
     command = [clang, *flags, *includes, *sources, "-o", binary, "-MD", "-MF", depfile]
     if up_to_date(binary, depfile, command_file, command):
         return True, f"{name}: up to date"
+    # Built under another name, then renamed: a run that started meanwhile keeps its binary.
+    building = binary + ".new"
+    command_new = [building if c == binary else c for c in command]
     if len(sources) > 1:
         # -MD with several sources writes one depfile per object; gather them into one.
         objects, dep_lines = [], []
@@ -140,16 +150,17 @@ def build(clang, root, out_dir, name, target):
                 return False, f"{name}: compiling {source} failed:\n{result.stdout}"
             objects.append(obj)
             dep_lines += depfile_inputs(obj + ".d") or []
-        result = subprocess.run([clang, *flags, *objects, "-o", binary],
+        result = subprocess.run([clang, *flags, *objects, "-o", building],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if result.returncode == 0:
             with open(depfile, "w") as f:
                 f.write(binary + ": " + " ".join(d.replace(" ", "\\ ") for d in dep_lines) + "\n")
     else:
-        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        result = subprocess.run(command_new, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True)
     if result.returncode != 0:
         return False, f"{name}: compiling failed:\n{result.stdout}"
+    os.replace(building, binary)
     with open(command_file, "w") as f:
         f.write("\n".join(command))
     return True, f"{name}: compiled"
@@ -161,26 +172,47 @@ def escaped(data, limit=512):
     return shown + (f" ... ({len(data)} bytes)" if len(data) > limit else "")
 
 
-def run(root, out_dir, name, target, scale):
+def run(root, out_dir, name, target, args):
     """Run the target on a copy of its corpus; (ok, message)."""
     binary = os.path.join(out_dir, name)
     corpus = os.path.join(root, "tools", "fuzz", "corpus", target["corpus"])
     work = os.path.join(out_dir, name + ".corpus")
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(corpus, work)  # the fuzzer adds inputs to it: never to the checked-in one
-    artifacts = os.path.join(out_dir, name + ".crashes") + os.sep
-    shutil.rmtree(artifacts, ignore_errors=True)
-    os.makedirs(artifacts)
-    runs = max(1, int(target["runs"] * scale))
-    command = [binary, f"-runs={runs}", "-seed=1", f"-max_len={target['max_len']}",
-               "-timeout=10", "-rss_limit_mb=2048", "-print_final_stats=1",
-               f"-artifact_prefix={artifacts}", work]
+    if args.seconds:
+        # A long run keeps its corpus and findings in BUILD/fuzz/, to be started from again.
+        artifacts = os.path.join(out_dir, name + ".crashes")
+        if not (args.keep_corpus and os.path.isdir(work)):
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(corpus, work)  # grows as it runs: never the checked-in corpus
+        os.makedirs(artifacts, exist_ok=True)
+    else:
+        # The short run works in a folder of its own, so runs at once (--repeat) do not meet.
+        scratch = tempfile.mkdtemp(prefix=name + ".", dir=out_dir)
+        work = os.path.join(scratch, "corpus")
+        artifacts = os.path.join(scratch, "crashes")
+        shutil.copytree(corpus, work)  # grows as it runs: never the checked-in corpus
+        os.makedirs(artifacts)
+    artifacts += os.sep
+    if args.seconds:
+        runs = f"{args.seconds} s"
+        budget = [f"-max_total_time={args.seconds}"]
+        if args.jobs > 1:
+            budget += [f"-jobs={args.jobs}", f"-workers={args.jobs}"]
+    else:
+        runs = max(1, int(target["runs"] * args.runs_scale))
+        budget = [f"-runs={runs}", "-seed=1"]
+    command = [binary, *budget, f"-max_len={target['max_len']}", "-timeout=10",
+               "-rss_limit_mb=2048", "-print_final_stats=1", f"-artifact_prefix={artifacts}", work]
+    # With -jobs, libFuzzer writes each job's output to fuzz-N.log in its working folder.
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, errors="replace")
+                            text=True, errors="replace", cwd=out_dir)
     found = sorted(os.listdir(artifacts))
     if result.returncode == 0 and not found:
         stats = [line for line in result.stdout.splitlines() if line.startswith("stat::")]
         added = [s.split()[-1] for s in stats if s.startswith("stat::new_units_added")]
+        if not args.seconds:
+            shutil.rmtree(scratch, ignore_errors=True)
+        if args.seconds:
+            return True, f"{name}: ok, {runs}; the corpus is {len(os.listdir(work))} inputs"
         return True, f"{name}: ok, {runs} runs, {added[0] if added else '?'} new inputs"
     lines = [f"{name}: FAILED (exit code {result.returncode})", "  command: " + " ".join(command),
              "  fuzzer output (last 60 lines):"]
@@ -203,6 +235,11 @@ def main():
     parser.add_argument("--runs-scale", type=float, default=1.0,
                         help="multiply every target's number of runs")
     parser.add_argument("--only", action="append", help="run this target only (repeatable)")
+    parser.add_argument("--seconds", type=int, default=0,
+                        help="a long run: fuzz each target this long (no fixed runs nor seed)")
+    parser.add_argument("--jobs", type=int, default=1, help="with --seconds: processes per target")
+    parser.add_argument("--keep-corpus", action="store_true",
+                        help="start from the corpus a previous run left in BUILD/fuzz/")
     args = parser.parse_args()
     root = os.path.abspath(args.source_root)
     out_dir = os.path.join(os.path.abspath(args.build_root), "fuzz")
@@ -226,12 +263,14 @@ def main():
         return 2
     failed = False
     for name in names:
-        ok, message = build(clang, root, out_dir, name, TARGETS[name])
+        with open(os.path.join(out_dir, "build.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one compiler per target at a time (--repeat)
+            ok, message = build(clang, root, out_dir, name, TARGETS[name])
         print(message, flush=True)
         if not ok:
             failed = True
             continue
-        ok, message = run(root, out_dir, name, TARGETS[name], args.runs_scale)
+        ok, message = run(root, out_dir, name, TARGETS[name], args)
         print(message, flush=True)
         failed |= not ok
     return 1 if failed else 0
