@@ -211,8 +211,11 @@ def run(root, out_dir, name, target, args):
         added = [s.split()[-1] for s in stats if s.startswith("stat::new_units_added")]
         if not args.seconds:
             shutil.rmtree(scratch, ignore_errors=True)
+        executed = [s.split()[-1] for s in stats
+                    if s.startswith("stat::number_of_executed_units")]
         if args.seconds:
-            return True, f"{name}: ok, {runs}; the corpus is {len(os.listdir(work))} inputs"
+            return True, (f"{name}: ok, {runs}, {executed[0] if executed else '?'} inputs; "
+                          f"the corpus is {len(os.listdir(work))} inputs")
         return True, f"{name}: ok, {runs} runs, {added[0] if added else '?'} new inputs"
     lines = [f"{name}: FAILED (exit code {result.returncode})", "  command: " + " ".join(command),
              "  fuzzer output (last 60 lines):"]
