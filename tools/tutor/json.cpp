@@ -211,12 +211,20 @@ private:
                     break;
                 case 'u': {
                     unsigned code = parse_hex4();
-                    // a surrogate pair encodes one code point above U+FFFF
+                    // A surrogate pair encodes one code point above U+FFFF. A surrogate not in
+                    // a pair encodes nothing (UTF-8 has no form for it): it reads as U+FFFD,
+                    // the replacement character, and the escape after it is read on its own.
                     if (code >= 0xD800 && code < 0xDC00 && text_.substr(pos_, 2) == "\\u") {
+                        const std::size_t after_high = pos_;
                         pos_ += 2;
                         const unsigned low = parse_hex4();
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                        if (low >= 0xDC00 && low < 0xE000) {
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                        } else {
+                            pos_ = after_high;
+                        }
                     }
+                    if (code >= 0xD800 && code < 0xE000) code = 0xFFFD;
                     append_utf8(out, code);
                     break;
                 }
@@ -231,6 +239,13 @@ private:
 };
 
 }  // namespace
+
+Json::Json() = default;
+Json::Json(const Json&) = default;
+Json::Json(Json&&) noexcept = default;
+Json& Json::operator=(const Json&) = default;
+Json& Json::operator=(Json&&) noexcept = default;
+Json::~Json() = default;
 
 const Json* Json::find(std::string_view key) const {
     for (const auto& [name, value] : members) {

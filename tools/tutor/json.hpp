@@ -21,6 +21,16 @@ struct Json {
     std::vector<Json> items;                            ///< an array's elements
     std::vector<std::pair<std::string, Json>> members;  ///< an object's members, in order
 
+    // Declared here and defaulted in json.cpp, where Json is complete: left implicit, they are
+    // defined inside std::pair<std::string, Json> while that pair is being instantiated, a
+    // pair of an incomplete type, which clang with libstdc++ refuses.
+    Json();
+    Json(const Json&);
+    Json(Json&&) noexcept;
+    Json& operator=(const Json&);
+    Json& operator=(Json&&) noexcept;
+    ~Json();
+
     /// The member named `key` of an object, or nullptr (also when this is not an object).
     const Json* find(std::string_view key) const;
     /// The string member named `key`, or `fallback` when missing or not a string.

@@ -1,6 +1,8 @@
 // Tests of the JSON reader used for meson's logs and introspection.
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "json.hpp"
 
 TEST_SUITE("json") {
@@ -25,6 +27,16 @@ TEST_SUITE("json") {
         CHECK(v.items[1].string == "\xc3\xa9");
         CHECK(v.items[2].string == "\xf0\x9f\x98\x80");
         CHECK(v.items[3].string == "/");
+    }
+
+    TEST_CASE("a surrogate not in a pair reads as U+FFFD, and what follows it is kept") {
+        const auto v = tutor::parse_json(
+            R"(["\ud83d", "\ude00", "\ud83dx", "\ud83d\u0041", "\ud83d\ud83d\ude00"])");
+        CHECK(v.items[0].string == "\xef\xbf\xbd");
+        CHECK(v.items[1].string == "\xef\xbf\xbd");
+        CHECK(v.items[2].string == "\xef\xbf\xbdx");
+        CHECK(v.items[3].string == std::string("\xef\xbf\xbd") + "A");
+        CHECK(v.items[4].string == "\xef\xbf\xbd\xf0\x9f\x98\x80");
     }
 
     TEST_CASE("malformed text is rejected") {
