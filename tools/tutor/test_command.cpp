@@ -157,6 +157,7 @@ int test_command(const Project& project, int repeat) {
     const auto& s = Style::for_stdout();
     heading("tutor test: results");
     int passed = 0;
+    int skipped = 0;
     int failed = 0;
     for (const auto& outcome : outcomes) {
         std::cout << "  " << std::left << std::setw(12) << outcome.dir;
@@ -166,15 +167,22 @@ int test_command(const Project& project, int repeat) {
         }
         const int build_failures = outcome.build_failed ? 1 : 0;
         passed += outcome.counts.passed;
+        skipped += outcome.counts.skipped;
         failed += outcome.counts.failed + build_failures;
-        std::cout << outcome.counts.passed << " passed, " << outcome.counts.failed + build_failures
-                  << " failed";
+        std::cout << outcome.counts.passed << " passed, ";
+        if (outcome.counts.skipped > 0) std::cout << outcome.counts.skipped << " skipped, ";
+        std::cout << outcome.counts.failed + build_failures << " failed";
         if (outcome.build_failed) std::cout << s.red << " (the build failed)" << s.reset;
         std::cout << '\n';
         for (const auto& failure : outcome.counts.failures)
             std::cout << "      " << s.red << failure << s.reset << '\n';
+        // A skipped test says why in its output (meson-logs/testlog.txt).
+        for (const auto& skip : outcome.counts.skips)
+            std::cout << "      " << s.yellow << skip << " (skipped)" << s.reset << '\n';
     }
-    std::cout << "Summary: " << passed << " passed, " << failed << " failed\n" << std::flush;
+    std::cout << "Summary: " << passed << " passed, ";
+    if (skipped > 0) std::cout << skipped << " skipped, ";
+    std::cout << failed << " failed\n" << std::flush;
     return failed == 0 ? 0 : 1;
 }
 

@@ -7,8 +7,10 @@ namespace tutor {
 
 TestCounts& TestCounts::operator+=(const TestCounts& other) {
     passed += other.passed;
+    skipped += other.skipped;
     failed += other.failed;
     failures.insert(failures.end(), other.failures.begin(), other.failures.end());
+    skips.insert(skips.end(), other.skips.begin(), other.skips.end());
     return *this;
 }
 
@@ -26,6 +28,9 @@ TestCounts count_test_results(std::string_view testlog) {
             const std::string result = entry.string_or("result", "(no result)");
             if (result == "OK" || result == "EXPECTEDFAIL") {
                 ++counts.passed;
+            } else if (result == "SKIP") {  // exit code 77: e.g. the fuzz run without clang
+                ++counts.skipped;
+                counts.skips.push_back(entry.string_or("name", "(unnamed test)"));
             } else {
                 ++counts.failed;
                 counts.failures.push_back(entry.string_or("name", "(unnamed test)") + " (" +

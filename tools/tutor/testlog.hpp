@@ -14,8 +14,10 @@ namespace tutor {
 /// What one build's test run came to.
 struct TestCounts {
     int passed = 0;                     ///< OK and EXPECTEDFAIL
-    int failed = 0;                     ///< everything else, including SKIP and unreadable lines
+    int skipped = 0;                    ///< SKIP: a test that found what it needs missing
+    int failed = 0;                     ///< everything else, including unreadable lines
     std::vector<std::string> failures;  ///< "name (RESULT)" of each failed test
+    std::vector<std::string> skips;     ///< the name of each skipped test
 
     TestCounts& operator+=(const TestCounts& other);
 };

@@ -8,7 +8,7 @@
 #include "testlog.hpp"
 
 TEST_SUITE("testlog") {
-    TEST_CASE("OK and EXPECTEDFAIL pass; every other result fails, with its name") {
+    TEST_CASE("OK and EXPECTEDFAIL pass; SKIP is counted apart; every other result fails") {
         const auto counts = tutor::count_test_results(
             R"({"name": "p:chapters / chapter 01", "stdout": "result: FAIL\n\"result\": \"FAIL\"", "result": "OK"})"
             "\n"
@@ -26,11 +26,13 @@ TEST_SUITE("testlog") {
             "\n"
             "\n");
         CHECK(counts.passed == 2);
-        CHECK(counts.failed == 5);
-        REQUIRE(counts.failures.size() == 5);
+        CHECK(counts.skipped == 1);
+        CHECK(counts.skips == std::vector<std::string>{"skipped"});
+        CHECK(counts.failed == 4);
+        REQUIRE(counts.failures.size() == 4);
         CHECK(counts.failures[0] == "p:solutions / solution 01-01 (FAIL)");
         CHECK(counts.failures[1] == "p:starters / starter fails 01-02 (UNEXPECTEDPASS)");
-        CHECK(counts.failures[3] == "skipped (SKIP)");
+        CHECK(counts.failures[3] == "broken (ERROR)");
     }
 
     TEST_CASE("a test run several times (--repeat) counts every run, so one flaky run fails") {
@@ -58,9 +60,12 @@ TEST_SUITE("testlog") {
     TEST_CASE("counts from several builds add up") {
         auto total = tutor::count_test_results(R"({"name": "a", "result": "OK"})");
         total += tutor::count_test_results(R"({"name": "b", "result": "FAIL"})");
+        total += tutor::count_test_results(R"({"name": "c", "result": "SKIP"})");
         CHECK(total.passed == 1);
         CHECK(total.failed == 1);
         CHECK(total.failures == std::vector<std::string>{"b (FAIL)"});
+        CHECK(total.skipped == 1);
+        CHECK(total.skips == std::vector<std::string>{"c"});
     }
 
     TEST_CASE("a suite's tests are found with or without the project prefix") {
