@@ -139,15 +139,9 @@ int main(int argc, char** argv) {
     if (auto exit_code = support::parse_command_line(app, argc, argv)) return *exit_code;
 
     if (serve_alone) {
-        // Each client is a descriptor: ask for plenty, as servers do at start-up. This accept
-        // loop ends at the first failure, out of descriptors included: say how many there are.
-        const rlim_t limit = support::raise_descriptor_limit(1 << 20);
-        if (limit < 4096) {
-            std::fprintf(stderr,
-                         "demo: at most %llu descriptors (the hard limit); raise it with "
-                         "`ulimit -Hn` to serve more clients\n",
-                         static_cast<unsigned long long>(limit));
-        }
+        // This accept loop ends at the first failure, out of descriptors included: the
+        // limit is raised, and said when it is low.
+        support::raise_descriptor_limit_for_server("demo");
         try {
             rt::block_on(serve_only("127.0.0.1:" + std::to_string(port)));
         } catch (const std::exception& error) {  // EADDRINUSE, or an accept that failed

@@ -67,14 +67,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     if (auto exit_code = support::parse_command_line(app, argc, argv)) return *exit_code;
 
-    // Each client is a descriptor: ask for plenty, as servers do at start-up.
-    const rlim_t limit = support::raise_descriptor_limit(1 << 20);
-    if (limit < 4096) {
-        std::fprintf(stderr,
-                     "echo-server: at most %llu descriptors (the hard limit); raise it "
-                     "with `ulimit -Hn` to serve more clients\n",
-                     static_cast<unsigned long long>(limit));
-    }
+    support::raise_descriptor_limit_for_server("echo-server");
     try {
         rt::Runtime runtime(static_cast<std::size_t>(workers));
         runtime.block_on(serve("127.0.0.1:" + std::to_string(port)));

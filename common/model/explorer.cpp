@@ -135,9 +135,8 @@ public:
             fail("no end after " + std::to_string(max_steps_) +
                  " steps: a livelock, or a test too long for the bound");
         }
-        const std::uint32_t me = current_thread;
-        const bool stay = runnable(me) && generator_.below(switch_one_in_) != 0;
-        if (!stay) switch_to(pick());
+        // The stepping thread can run (it waits for nothing): stay, or draw among all.
+        if (generator_.below(switch_one_in_) == 0) switch_to(pick());
         record(what, &where);
     }
 

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace support {
 
@@ -20,6 +21,18 @@ inline rlim_t raise_descriptor_limit(rlim_t wanted) {
         ::getrlimit(RLIMIT_NOFILE, &limit);
     }
     return limit.rlim_cur;
+}
+
+/// A server's start-up: ask for plenty of descriptors (each client is one), and say on stderr,
+/// as `program`, when the hard limit leaves fewer than a few thousand.
+inline void raise_descriptor_limit_for_server(const char* program) {
+    const rlim_t limit = raise_descriptor_limit(1 << 20);
+    if (limit < 4096) {
+        std::fprintf(stderr,
+                     "%s: at most %llu descriptors (the hard limit); raise it with `ulimit -Hn` "
+                     "to serve more clients\n",
+                     program, static_cast<unsigned long long>(limit));
+    }
 }
 
 }  // namespace support
