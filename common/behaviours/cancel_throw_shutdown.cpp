@@ -319,9 +319,14 @@ TEST_SUITE("exceptions") {
         CHECK(lifetimes.alive.load() == 0);
     }
 
-    TEST_CASE("an exception nobody awaits is destroyed with its task, and the runtime runs on") {
-        // The runtime does not report it: as the handle's outcome, it is dropped with the task
-        // when nobody can await it any more (docs/reliability.md).
+    TEST_CASE(
+        "an exception nobody awaits is reported once, with its task, and the runtime runs on") {
+        // It is reported when the task is freed, when nobody can await it any more: at once for
+        // a detached task, with the last handle for one whose handle was kept (rt/task.hpp).
+        static std::atomic<int> reported{0};
+        reported = 0;
+        const rt::UnawaitedExceptionHandler previous = rt::unawaited_exception_handler.exchange(
+            [](std::exception_ptr) noexcept { reported.fetch_add(1); });
         Lifetimes lifetimes;
         std::vector<rt::JoinHandle<int>> kept;  // awaited by nobody, and outliving the runtime
         {
@@ -351,9 +356,12 @@ TEST_SUITE("exceptions") {
                           "a detached task's exception outlived it");
         }
         CHECK(lifetimes.alive.load() == static_cast<int>(kept.size()));
+        CHECK(reported.load() == rounds - static_cast<int>(kept.size()));
         kept.clear();
         CHECK(lifetimes.alive.load() == 0);
         CHECK(lifetimes.made.load() >= rounds);
+        CHECK(reported.load() == rounds);
+        rt::unawaited_exception_handler = previous;
     }
 }
 

@@ -32,6 +32,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <mutex>
 #include <new>
@@ -54,6 +55,27 @@ class TaskAborted : public std::runtime_error {
 public:
     TaskAborted() : std::runtime_error("the task was aborted before it completed") {}
 };
+
+/// What happens to an exception that ended a task nobody awaited (new in chapter 8): its
+/// JoinHandle was dropped, or the task detached, before anyone took the outcome. It is handed
+/// to this function when the task is freed, on whichever thread frees it; by default it is
+/// printed on stderr, as Tokio prints a panic. A program, or a test, may set its own, before
+/// its runtimes start; it must not throw.
+using UnawaitedExceptionHandler = void (*)(std::exception_ptr) noexcept;
+
+inline void print_unawaited_exception(std::exception_ptr error) noexcept {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& thrown) {
+        std::fprintf(stderr, "rt: a task ended with an exception nobody awaited: %s\n",
+                     thrown.what());
+    } catch (...) {
+        std::fputs("rt: a task ended with an exception nobody awaited\n", stderr);
+    }
+}
+
+inline std::atomic<UnawaitedExceptionHandler> unawaited_exception_handler{
+    &print_unawaited_exception};
 
 }  // namespace rt
 
@@ -365,7 +387,8 @@ protected:
             case finished:
                 if constexpr (!std::is_void_v<T>) value_.value.~T();
                 break;
-            case failed:
+            case failed:  // never taken: nobody awaited it (new in chapter 8)
+                unawaited_exception_handler.load(std::memory_order_relaxed)(error_);
                 error_.~exception_ptr();
                 break;
             default:  // cancelled or taken: nothing is left
