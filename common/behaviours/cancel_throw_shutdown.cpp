@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,6 +23,8 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include "rt/coroutine.hpp"
 #include "rt/net/tcp_listener.hpp"
@@ -238,6 +241,41 @@ rt::Task<int> fails(Lifetimes* lifetimes, int number) {
     throw Failure(lifetimes, number);
 }
 
+/// Installs a handler for exceptions nobody awaits, and puts the previous one back when the
+/// test case ends, even through a failed REQUIRE.
+class HandlerInstalled {
+public:
+    explicit HandlerInstalled(rt::UnawaitedExceptionHandler handler)
+        : previous_(rt::unawaited_exception_handler.exchange(handler)) {}
+    ~HandlerInstalled() { rt::unawaited_exception_handler = previous_; }
+    HandlerInstalled(const HandlerInstalled&) = delete;
+    HandlerInstalled& operator=(const HandlerInstalled&) = delete;
+
+private:
+    rt::UnawaitedExceptionHandler previous_;
+};
+
+/// What `write` printed on stderr: descriptor 2 points at a temporary file meanwhile.
+template <class Write>
+std::string stderr_of(Write write) {
+    std::fflush(stderr);
+    std::FILE* file = std::tmpfile();
+    REQUIRE_MESSAGE(file != nullptr, "no temporary file for stderr");
+    const int saved = ::dup(2);
+    REQUIRE_MESSAGE(saved >= 0, "stderr could not be duplicated");
+    ::dup2(::fileno(file), 2);
+    write();
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    std::string text;
+    std::rewind(file);
+    for (int c = std::fgetc(file); c != EOF; c = std::fgetc(file))
+        text.push_back(static_cast<char>(c));
+    std::fclose(file);
+    return text;
+}
+
 /// Run the rounds of every (wait, fate) pair on a runtime of `workers` workers, then destroy it.
 void run_rounds(std::size_t workers, Wait wait) {
     const testing::DescriptorSnapshot before;
@@ -325,8 +363,7 @@ TEST_SUITE("exceptions") {
         // a detached task, with the last handle for one whose handle was kept (rt/task.hpp).
         static std::atomic<int> reported{0};
         reported = 0;
-        const rt::UnawaitedExceptionHandler previous = rt::unawaited_exception_handler.exchange(
-            [](std::exception_ptr) noexcept { reported.fetch_add(1); });
+        const HandlerInstalled counting([](std::exception_ptr) noexcept { reported.fetch_add(1); });
         Lifetimes lifetimes;
         std::vector<rt::JoinHandle<int>> kept;  // awaited by nobody, and outliving the runtime
         {
@@ -361,7 +398,17 @@ TEST_SUITE("exceptions") {
         CHECK(lifetimes.alive.load() == 0);
         CHECK(lifetimes.made.load() >= rounds);
         CHECK(reported.load() == rounds);
-        rt::unawaited_exception_handler = previous;
+    }
+
+    TEST_CASE("the default report of an exception nobody awaits names it on stderr") {
+        const std::string report = stderr_of([] {
+            rt::print_unawaited_exception(
+                std::make_exception_ptr(std::runtime_error("task 7 failed")));
+            rt::print_unawaited_exception(std::make_exception_ptr(42));  // not a std::exception
+        });
+        CHECK(report ==
+              "rt: a task ended with an exception nobody awaited: task 7 failed\n"
+              "rt: a task ended with an exception nobody awaited\n");
     }
 }
 

@@ -379,6 +379,7 @@ protected:
     explicit Joinable(Scheduler* scheduler) noexcept : Task(scheduler) {
         new (&joiner_) WakerSlot();
     }
+    // snippet-begin: unawaited
     ~Joinable() override {
         switch (outcome_.load(std::memory_order_relaxed)) {  // last owner: nobody else looks
             case running:
@@ -395,6 +396,7 @@ protected:
                 break;
         }
     }
+    // snippet-end: unawaited
 
     /// The outcome's states: no outcome yet; the future's value; what it threw; it was
     /// destroyed before completing; the JoinHandle took the outcome, or nobody will.
