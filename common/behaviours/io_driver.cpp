@@ -143,21 +143,34 @@ TEST_SUITE("errors and deregistration") {
         // comes back as EPOLLERR, and the next recv returns ECONNREFUSED. The error is then
         // consumed: the call after it hears EAGAIN and must wait, not find the error bit still
         // set and try again, and again, inside one poll.
-        const int probe = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        REQUIRE(probe >= 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t length = sizeof address;
-        REQUIRE(::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-        REQUIRE(::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-        ::close(probe);  // the port is closed now: a datagram to it is refused
-        const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        REQUIRE(fd >= 0);
-        REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-        REQUIRE(::send(fd, "x", 1, 0) == 1);
-        pollfd error{fd, 0, 0};  // POLLERR is always reported; wait for it, bounded
-        REQUIRE_MESSAGE(::poll(&error, 1, 20'000) == 1, "no ICMP error came back in 20 s");
+        // The ICMP error may not come: the socket that sends may be given the closed port as
+        // its own (it then sends to itself), a test running beside this one may bind it
+        // meanwhile, and the kernel limits how many ICMP errors it sends a second. So a few
+        // tries, each on a new port, each bounded.
+        int fd = -1;
+        for (int attempt = 0; attempt < 10 && fd < 0; ++attempt) {
+            const int probe = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            REQUIRE(probe >= 0);
+            sockaddr_in address{};
+            address.sin_family = AF_INET;
+            address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            socklen_t length = sizeof address;
+            REQUIRE(::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+            REQUIRE(::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+            ::close(probe);  // the port is closed now: a datagram to it is refused
+            const int candidate = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            REQUIRE(candidate >= 0);
+            REQUIRE(::connect(candidate, reinterpret_cast<sockaddr*>(&address), sizeof address) ==
+                    0);
+            REQUIRE(::send(candidate, "x", 1, 0) == 1);
+            pollfd error{candidate, 0, 0};  // POLLERR is always reported; wait for it, bounded
+            if (::poll(&error, 1, 3'000) == 1) {
+                fd = candidate;
+            } else {
+                ::close(candidate);
+            }
+        }
+        REQUIRE_MESSAGE(fd >= 0, "no ICMP error came back in 10 tries of 3 s");
 
         rt::Executor executor;
         std::optional<rt::AsyncFd> socket;

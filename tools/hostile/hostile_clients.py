@@ -2,15 +2,17 @@
 """Servers under hostile clients: one server program, started on 127.0.0.1, against clients
 that reset mid-request, send one byte at a time, never finish a request, send a head larger
 than the limit, open 2,000 connections at once, or stop reading while the server writes (and,
-for the HTTP server, open more connections than it has descriptors, or hold theirs through a
-Ctrl-C); with well-behaved clients served alongside each of them. Guarantees of a passing
+open more connections than the server has descriptors, or hold theirs through the HTTP
+server's Ctrl-C); with well-behaved clients served alongside each of them. Guarantees of a passing
 run: the server kept serving the well-behaved clients through every case, the echo server
 lost no byte (SHA-256 of what each client sent against what came back), the HTTP server
 closed what it must close, its memory stayed bounded, and it ended by the signal the test
 sent with nothing on stderr from a sanitizer. docs/reliability.md describes each case.
 
-Usage: hostile_clients.py echo COMMAND [ARG...]
+Usage: hostile_clients.py echo [--retries-accept] [--ubsan] COMMAND [ARG...]
        hostile_clients.py http [--ctrl-c] [--ubsan] COMMAND [ARG...]
+--retries-accept: the echo server tries a failed accept again (chapter 8's echo-server); the
+test then also runs it out of descriptors, and every connection must still be served.
 --ctrl-c: the server stops gracefully on SIGINT (chapter 9's http-server); the test then also
 holds connections open through the Ctrl-C, and the server must exit with 0. Without it, the
 server is stopped by SIGTERM.
@@ -402,6 +404,64 @@ def beyond_the_limit(port, count, case):
     return served, refused
 
 
+def served_beyond_the_limit(server, count, case):
+    """`count` connections at once, more than the echo server has descriptors, each sending
+    1 KiB and holding its connection until the echo is back. While all are open the server
+    must run out (its stderr says an accept failed: it cannot hold them all); then each
+    connection is closed once its echo is complete, and every one, those that waited in the
+    backlog included, must get every byte back. Returns the server's stderr lines about it."""
+    payloads = echo_payloads(count, 1024, 4)
+    socks = []
+    try:
+        for i in range(count):
+            socks.append(connect(server.port))  # the backlog (1,024) takes them all
+            socks[-1].sendall(payloads[i])  # 1 KiB: a fresh socket's buffer takes it whole
+        deadline = time.monotonic() + WAIT
+        while "an accept failed" not in server.text("stderr"):
+            server.alive(case)
+            if time.monotonic() > deadline:
+                raise Failure(f"'{case}': {count} connections open, and no failed accept on "
+                              f"the server's stderr within {WAIT:.0f} s")
+            time.sleep(0.01)
+        selector = selectors.DefaultSelector()
+        received = [bytearray() for _ in socks]
+        for i, sock in enumerate(socks):
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ, i)
+        left = count
+        progress = time.monotonic()  # the last time a connection was served
+        try:
+            while left > 0:
+                if time.monotonic() - progress > WAIT:
+                    raise Failure(f"'{case}': {left} of {count} connections not served, and "
+                                  f"none served in the last {WAIT:.0f} s")
+                for key, _ in selector.select(timeout=1.0):
+                    i, sock = key.data, key.fileobj
+                    try:
+                        got = sock.recv(4096)
+                    except BlockingIOError:
+                        continue
+                    except ConnectionResetError:
+                        got = b""
+                    if not got:
+                        raise Failure(f"'{case}': connection {i} ended after "
+                                      f"{len(received[i])} of 1,024 bytes")
+                    received[i] += got
+                    if len(received[i]) >= len(payloads[i]):
+                        selector.unregister(sock)
+                        sock.close()  # frees one of the server's descriptors
+                        left -= 1
+                        progress = time.monotonic()
+        finally:
+            selector.close()
+        check_echo(payloads, received, case)
+    finally:
+        for sock in socks:
+            sock.close()
+    server.alive(case)
+    return [line for line in server.text("stderr").splitlines() if "accept" in line]
+
+
 def serves_again(port, case):
     """A request gets its response within WAIT: tried again while the server refuses, since
     it may not have seen yet the closes that free its descriptors."""
@@ -460,7 +520,7 @@ def bounded_memory(server, case, action):
     return before, peak
 
 
-def run_echo(command):
+def run_echo(command, retries_accept=False, ubsan=False):
     server = Server(command)
     port = server.port
     try:
@@ -528,6 +588,29 @@ def run_echo(command):
     errors = server.text("stderr")
     if errors.strip():
         log("the server's stderr:\n" + errors)
+
+    # More connections than the server has descriptors, on an instance whose hard limit is
+    # SCARCE: for a server that tries a failed accept again, the connections beyond the limit
+    # wait in the backlog, and are served as the others close.
+    case = f"more connections than the server has descriptors ({SCARCE})"
+    if not retries_accept:
+        log(f"skipped: {case}: this server's accept loop ends at the first failed accept")
+    elif ubsan:
+        log(f"skipped: {case}: the server is built with UBSan, whose vptr check needs a free "
+            "descriptor")
+    else:
+        server = Server(command, descriptors=SCARCE)
+        try:
+            lines = served_beyond_the_limit(server, 2 * SCARCE, case)
+            if not any("accepting again" in line for line in lines):
+                raise Failure(f"'{case}': every connection served, but the server never said "
+                              "it was accepting again; its stderr:\n" + server.text("stderr"))
+            well_behaved_echo(server.port, case)
+            log(f"ok: {case}: {2 * SCARCE} connections at once, each holding on until its "
+                "echo was back: the server ran out, said so, and served every one, intact, as "
+                "the others closed (" + "; ".join(lines[:2]) + ")")
+        finally:
+            server.stop()
 
 
 def ctrl_c_with_connections_held(server, case):
@@ -713,17 +796,19 @@ def run_http(command, ctrl_c=False, ubsan=False):
 def main():
     flags = set()
     command = sys.argv[2:]
-    while command and command[0] in ("--ctrl-c", "--ubsan"):
+    while command and command[0] in ("--ctrl-c", "--ubsan", "--retries-accept"):
         flags.add(command.pop(0))
     ctrl_c = "--ctrl-c" in flags
-    if not command or sys.argv[1] not in ("echo", "http") or (ctrl_c and sys.argv[1] != "http"):
+    retries_accept = "--retries-accept" in flags
+    if (not command or sys.argv[1] not in ("echo", "http") or (ctrl_c and sys.argv[1] != "http")
+            or (retries_accept and sys.argv[1] != "echo")):
         print(__doc__, file=sys.stderr)
         return 2
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     started = time.monotonic()
     try:
         if sys.argv[1] == "echo":
-            run_echo(command)
+            run_echo(command, retries_accept, ubsan="--ubsan" in flags)
         else:
             run_http(command, ctrl_c, ubsan="--ubsan" in flags)
     except Failure as failure:

@@ -224,7 +224,13 @@ TEST_CASE("a connection still busy at the shutdown timeout is abandoned, and not
             const std::optional<http::ShutdownReport> report = co_await reporting;
             REQUIRE_MESSAGE(report, "the server did not return after abandoning its connection");
             CHECK(report->open == 2);
-            CHECK(report->abandoned == 1);
+            // The busy one is abandoned, always: it can never finish. The idle one closes as
+            // soon as its task runs after the stop, which on a loaded machine may be later than
+            // 50 ms: then it is abandoned too, and closed all the same (below). Which of the
+            // two happened depends on speed alone, so both are accepted; the test before this
+            // one shows idle connections closing at the stop with nothing abandoned.
+            CHECK(report->abandoned >= 1);
+            CHECK(report->abandoned <= 2);
             auto idle_end = read_to_end(idle);
             const Ending idle_ending = co_await idle_end;
             CHECK(idle_ending.ended);
