@@ -301,7 +301,8 @@ private:
     static bool run(Task* task) {
         bool ran = false;
         switch (task->begin_poll()) {
-            case Task::Turn::poll: {
+            case Task::Turn::poll:
+            case Task::Turn::poll_measured: {  // never: a blocking call has no statistics
                 const bool completed = task->poll();
                 assert(completed && "a blocking call is never pending");
                 (void)completed;
