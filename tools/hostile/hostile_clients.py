@@ -169,10 +169,12 @@ def reset(sock):
     sock.close()
 
 
-def exchange(socks, payloads, expected_lengths, chunks, case):
+def exchange(socks, payloads, expected_lengths, chunks, case, close_when_served=False):
     """Drive every socket at once, on one thread: send its payload `chunks[i]` bytes per send
     (1: one byte at a time), read whatever comes back, until each has received
-    expected_lengths[i] bytes. Returns what each received. Fails if WAIT passes first."""
+    expected_lengths[i] bytes. Returns what each received. Fails if WAIT passes first.
+    close_when_served: close each socket as soon as it has received its bytes, which frees
+    the server's descriptor for a connection still waiting to be accepted."""
     selector = selectors.DefaultSelector()
     sent = [0] * len(socks)
     received = [bytearray() for _ in socks]
@@ -212,6 +214,8 @@ def exchange(socks, payloads, expected_lengths, chunks, case):
                     received[i] += got
                     if len(received[i]) >= expected_lengths[i]:
                         selector.unregister(sock)
+                        if close_when_served:
+                            sock.close()
                         left -= 1
     finally:
         selector.close()
@@ -405,17 +409,16 @@ def beyond_the_limit(port, count, case):
 
 
 def served_beyond_the_limit(server, count, case):
-    """`count` connections at once, more than the echo server has descriptors, each sending
-    1 KiB and holding its connection until the echo is back. While all are open the server
-    must run out (its stderr says an accept failed: it cannot hold them all); then each
-    connection is closed once its echo is complete, and every one, those that waited in the
-    backlog included, must get every byte back. Returns the server's stderr lines about it."""
+    """`count` connections at once, more than the echo server has descriptors. While all are
+    open and none has sent anything, the server must run out (its stderr says an accept
+    failed: it cannot hold them all); then each sends 1 KiB and is closed once its echo is
+    complete, and every one, those that waited in the backlog included, must get every byte
+    back. Returns the server's stderr lines about accepting."""
     payloads = echo_payloads(count, 1024, 4)
     socks = []
     try:
-        for i in range(count):
+        for _ in range(count):
             socks.append(connect(server.port))  # the backlog (1,024) takes them all
-            socks[-1].sendall(payloads[i])  # 1 KiB: a fresh socket's buffer takes it whole
         deadline = time.monotonic() + WAIT
         while "an accept failed" not in server.text("stderr"):
             server.alive(case)
@@ -423,37 +426,8 @@ def served_beyond_the_limit(server, count, case):
                 raise Failure(f"'{case}': {count} connections open, and no failed accept on "
                               f"the server's stderr within {WAIT:.0f} s")
             time.sleep(0.01)
-        selector = selectors.DefaultSelector()
-        received = [bytearray() for _ in socks]
-        for i, sock in enumerate(socks):
-            sock.setblocking(False)
-            selector.register(sock, selectors.EVENT_READ, i)
-        left = count
-        progress = time.monotonic()  # the last time a connection was served
-        try:
-            while left > 0:
-                if time.monotonic() - progress > WAIT:
-                    raise Failure(f"'{case}': {left} of {count} connections not served, and "
-                                  f"none served in the last {WAIT:.0f} s")
-                for key, _ in selector.select(timeout=1.0):
-                    i, sock = key.data, key.fileobj
-                    try:
-                        got = sock.recv(4096)
-                    except BlockingIOError:
-                        continue
-                    except ConnectionResetError:
-                        got = b""
-                    if not got:
-                        raise Failure(f"'{case}': connection {i} ended after "
-                                      f"{len(received[i])} of 1,024 bytes")
-                    received[i] += got
-                    if len(received[i]) >= len(payloads[i]):
-                        selector.unregister(sock)
-                        sock.close()  # frees one of the server's descriptors
-                        left -= 1
-                        progress = time.monotonic()
-        finally:
-            selector.close()
+        received = exchange(socks, payloads, [1024] * count, [1024] * count, case,
+                            close_when_served=True)
         check_echo(payloads, received, case)
     finally:
         for sock in socks:
